@@ -1,0 +1,164 @@
+//! A bounded FIFO with message expiry: the storage behind every channel of the in-memory layer and behind
+//! every process-local reply channel.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::{LayerError, LayerMessage};
+
+/// One channel's queue.
+///
+/// `push` never waits: a full queue is [`LayerError::ChannelFull`], as in Channels. `pop` skips messages
+/// older than the expiry (they are counted, never delivered). No lock is held across an await.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    items: Mutex<VecDeque<(Instant, LayerMessage)>>,
+    notify: Notify,
+    capacity: usize,
+    expiry: Duration,
+    closed: AtomicBool,
+    expired: AtomicU64,
+}
+
+impl Queue {
+    pub(crate) fn new(capacity: usize, expiry: Duration) -> Self {
+        Queue {
+            items: Mutex::new(VecDeque::new()),
+            notify: Notify::new(),
+            capacity,
+            expiry,
+            closed: AtomicBool::new(false),
+            expired: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Instant, LayerMessage)>> {
+        // A panic while holding this lock cannot leave the deque inconsistent (every critical section is a
+        // single push or pop), so a poisoned lock is still safe to use.
+        self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends a message, or says why it can't.
+    pub(crate) fn push(&self, message: LayerMessage) -> Result<(), LayerError> {
+        if self.is_closed() {
+            return Err(LayerError::ChannelClosed);
+        }
+        let now = Instant::now();
+        {
+            let mut items = self.lock();
+            if items.len() >= self.capacity {
+                self.drop_expired(&mut items, now);
+                if items.len() >= self.capacity {
+                    return Err(LayerError::ChannelFull);
+                }
+            }
+            items.push_back((now, message));
+        }
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    fn drop_expired(&self, items: &mut VecDeque<(Instant, LayerMessage)>, now: Instant) {
+        while let Some((at, _)) = items.front() {
+            if now.duration_since(*at) < self.expiry {
+                break;
+            }
+            items.pop_front();
+            self.expired.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes the oldest unexpired message, if any, without waiting.
+    pub(crate) fn try_pop(&self) -> Option<LayerMessage> {
+        let now = Instant::now();
+        let mut items = self.lock();
+        self.drop_expired(&mut items, now);
+        items.pop_front().map(|(_, message)| message)
+    }
+
+    /// Waits for the next unexpired message.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a message is taken only in the same poll that returns it, so dropping the future loses
+    /// nothing.
+    pub(crate) async fn pop(&self) -> LayerMessage {
+        loop {
+            if let Some(message) = self.try_pop() {
+                return message;
+            }
+            self.notify.notified().await;
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.lock().clear();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// How many messages expired before anyone read them.
+    pub(crate) fn expired_count(&self) -> u64 {
+        self.expired.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn fifo_and_capacity() {
+        let q = Queue::new(2, Duration::from_secs(60));
+        q.push(LayerMessage::text("a")).unwrap();
+        q.push(LayerMessage::text("b")).unwrap();
+        assert_eq!(
+            q.push(LayerMessage::text("c")),
+            Err(LayerError::ChannelFull)
+        );
+        assert_eq!(q.pop().await, LayerMessage::text("a"));
+        assert_eq!(q.pop().await, LayerMessage::text("b"));
+        assert_eq!(q.try_pop(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_messages_are_not_delivered() {
+        let q = Queue::new(10, Duration::from_secs(60));
+        q.push(LayerMessage::text("old")).unwrap();
+        tokio::time::advance(Duration::from_secs(61)).await;
+        q.push(LayerMessage::text("new")).unwrap();
+        assert_eq!(q.pop().await, LayerMessage::text("new"));
+        assert_eq!(q.expired_count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_messages_free_capacity() {
+        let q = Queue::new(1, Duration::from_secs(60));
+        q.push(LayerMessage::text("old")).unwrap();
+        tokio::time::advance(Duration::from_secs(61)).await;
+        q.push(LayerMessage::text("new")).unwrap();
+        assert_eq!(q.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn closed_queue_refuses() {
+        let q = Queue::new(1, Duration::from_secs(60));
+        q.close();
+        assert_eq!(
+            q.push(LayerMessage::text("x")),
+            Err(LayerError::ChannelClosed)
+        );
+    }
+}

@@ -1,0 +1,293 @@
+//! [`Message`]: what a consumer receives, with ASGI's keys.
+
+use std::ops::Index;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::reply::ReplyChannel;
+
+/// Event names that Channels defines for WebSocket and HTTP.
+pub mod events {
+    /// A client opened a WebSocket; accept or reject it.
+    pub const WEBSOCKET_CONNECT: &str = "websocket.connect";
+    /// A WebSocket frame (text or bytes) arrived.
+    pub const WEBSOCKET_RECEIVE: &str = "websocket.receive";
+    /// The WebSocket closed (the `code` key says how).
+    pub const WEBSOCKET_DISCONNECT: &str = "websocket.disconnect";
+    /// A plain HTTP request arrived.
+    pub const HTTP_REQUEST: &str = "http.request";
+    /// Every event name Channels defines; any other name is a custom channel.
+    pub const ALL: [&str; 4] = [
+        WEBSOCKET_CONNECT,
+        WEBSOCKET_RECEIVE,
+        WEBSOCKET_DISCONNECT,
+        HTTP_REQUEST,
+    ];
+}
+
+/// What stays the same for every event of one connection: ASGI's connection scope.
+#[derive(Debug, Default)]
+pub struct Scope {
+    /// The request path, without the query string (`/chat/lobby/`).
+    pub path: Arc<str>,
+    /// The raw query string, without `?`.
+    pub query_string: Arc<str>,
+    /// Request headers, lower-cased names, in order.
+    pub headers: Vec<(String, String)>,
+    /// The HTTP method (`GET` for WebSockets).
+    pub method: String,
+    /// The peer's address, when known.
+    pub client: Option<std::net::SocketAddr>,
+}
+
+/// The content of a message, readable as typed fields or indexed like Channels' `message.content` dict.
+///
+/// Indexing (`content["text"]`) builds the JSON view on first use only, so code that sticks to the typed
+/// accessors pays nothing for it. Missing keys index to `null`, as `serde_json` does.
+///
+/// ```
+/// use channels_runtime::Message;
+/// let message = Message::from_text("hello");
+/// assert_eq!(message.content["text"], "hello");
+/// assert_eq!(message.content.text(), Some("hello"));
+/// assert!(message.content["missing"].is_null());
+/// ```
+#[derive(Debug, Default)]
+pub struct Content {
+    scope: Arc<Scope>,
+    order: u64,
+    text: Option<Utf8Bytes>,
+    bytes: Option<Bytes>,
+    code: Option<u16>,
+    extra: Option<Arc<Map<String, Value>>>,
+    reply_channel: Option<Arc<str>>,
+    json: OnceLock<Value>,
+}
+
+impl Content {
+    /// The text of a `websocket.receive` text frame.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// The text, as shared bytes that can be sent on without a copy.
+    pub fn text_bytes(&self) -> Option<&Utf8Bytes> {
+        self.text.as_ref()
+    }
+
+    /// The payload of a binary frame, or an HTTP request body.
+    pub fn bytes(&self) -> Option<&Bytes> {
+        self.bytes.as_ref()
+    }
+
+    /// The request path (`/chat/lobby/`).
+    pub fn path(&self) -> &str {
+        &self.scope.path
+    }
+
+    /// The query string, without `?`.
+    pub fn query_string(&self) -> &str {
+        &self.scope.query_string
+    }
+
+    /// Request headers (lower-case names).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.scope.headers
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.scope
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The HTTP method of the request behind this connection.
+    pub fn method(&self) -> &str {
+        &self.scope.method
+    }
+
+    /// The peer's address.
+    pub fn client(&self) -> Option<std::net::SocketAddr> {
+        self.scope.client
+    }
+
+    /// The message's position on its connection: 0 for connect, then 1, 2, ... (ASGI's `order`).
+    pub fn order(&self) -> u64 {
+        self.order
+    }
+
+    /// The close code of a `websocket.disconnect`.
+    pub fn code(&self) -> Option<u16> {
+        self.code
+    }
+
+    /// The JSON payload of a custom channel message or typed event.
+    pub fn payload(&self) -> Option<&Map<String, Value>> {
+        self.extra.as_deref()
+    }
+
+    /// The whole content as Channels' dict.
+    pub fn as_json(&self) -> &Value {
+        self.json.get_or_init(|| self.build_json())
+    }
+
+    fn build_json(&self) -> Value {
+        let mut map = match &self.extra {
+            Some(extra) => (**extra).clone(),
+            None => Map::new(),
+        };
+        if self.extra.is_none() {
+            map.insert("path".into(), Value::from(&*self.scope.path));
+            map.insert(
+                "query_string".into(),
+                Value::from(&*self.scope.query_string),
+            );
+            map.insert(
+                "headers".into(),
+                Value::Array(
+                    self.scope
+                        .headers
+                        .iter()
+                        .map(|(n, v)| {
+                            Value::Array(vec![Value::from(n.as_str()), Value::from(v.as_str())])
+                        })
+                        .collect(),
+                ),
+            );
+            map.insert("method".into(), Value::from(self.scope.method.as_str()));
+            map.insert("order".into(), Value::from(self.order));
+        }
+        if let Some(text) = &self.text {
+            map.insert("text".into(), Value::from(text.as_str()));
+        }
+        if let Some(bytes) = &self.bytes {
+            map.insert(
+                "bytes".into(),
+                Value::Array(bytes.iter().map(|b| Value::from(*b)).collect()),
+            );
+        }
+        if let Some(code) = self.code {
+            map.insert("code".into(), Value::from(code));
+        }
+        if let Some(reply) = &self.reply_channel {
+            map.insert("reply_channel".into(), Value::from(&**reply));
+        }
+        Value::Object(map)
+    }
+}
+
+impl Index<&str> for Content {
+    type Output = Value;
+
+    fn index(&self, key: &str) -> &Value {
+        &self.as_json()[key]
+    }
+}
+
+/// A message handed to a consumer: one event on one channel.
+///
+/// Field names follow Channels: `message.reply_channel` talks back to the client, `message.content` holds
+/// the event's keys (`text`, `bytes`, `path`, `query_string`, `headers`, `order`, `code`).
+///
+/// ```
+/// use channels_runtime::Message;
+/// let message = Message::from_text("ping");
+/// assert_eq!(message.channel(), "websocket.receive");
+/// assert_eq!(message.text(), Some("ping"));
+/// ```
+#[derive(Debug)]
+pub struct Message {
+    /// Where replies to this message go: the client's connection, for WebSocket and HTTP events.
+    pub reply_channel: ReplyChannel,
+    /// The event's keys.
+    pub content: Content,
+    channel: Arc<str>,
+}
+
+impl Message {
+    /// The channel (event name) this message arrived on: `websocket.receive`, `thumbnails.generate`, ...
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Shortcut for `message.content.text()`.
+    pub fn text(&self) -> Option<&str> {
+        self.content.text()
+    }
+
+    /// Shortcut for `message.content.bytes()`.
+    pub fn bytes(&self) -> Option<&Bytes> {
+        self.content.bytes()
+    }
+
+    /// Shortcut for `message.content.path()`.
+    pub fn path(&self) -> &str {
+        self.content.path()
+    }
+
+    /// A `websocket.receive` text message with no connection behind it, for unit tests of consumers.
+    pub fn from_text(text: impl Into<Utf8Bytes>) -> Message {
+        MessageBuilder::new(crate::message::events::WEBSOCKET_RECEIVE, Arc::default())
+            .text(text.into())
+            .build(ReplyChannel::none())
+    }
+}
+
+/// Builds messages; used by the server, workers and the testing helpers.
+#[derive(Debug)]
+pub(crate) struct MessageBuilder {
+    channel: Arc<str>,
+    content: Content,
+}
+
+impl MessageBuilder {
+    pub(crate) fn new(channel: impl Into<Arc<str>>, scope: Arc<Scope>) -> Self {
+        MessageBuilder {
+            channel: channel.into(),
+            content: Content {
+                scope,
+                ..Content::default()
+            },
+        }
+    }
+
+    pub(crate) fn order(mut self, order: u64) -> Self {
+        self.content.order = order;
+        self
+    }
+
+    pub(crate) fn text(mut self, text: Utf8Bytes) -> Self {
+        self.content.text = Some(text);
+        self
+    }
+
+    pub(crate) fn bytes(mut self, bytes: Bytes) -> Self {
+        self.content.bytes = Some(bytes);
+        self
+    }
+
+    pub(crate) fn code(mut self, code: u16) -> Self {
+        self.content.code = Some(code);
+        self
+    }
+
+    pub(crate) fn payload(mut self, payload: Arc<Map<String, Value>>) -> Self {
+        self.content.extra = Some(payload);
+        self
+    }
+
+    pub(crate) fn build(mut self, reply_channel: ReplyChannel) -> Message {
+        self.content.reply_channel = reply_channel.shared_name();
+        Message {
+            reply_channel,
+            content: self.content,
+            channel: self.channel,
+        }
+    }
+}

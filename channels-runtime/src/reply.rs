@@ -1,0 +1,166 @@
+//! [`ReplyChannel`]: the way back to the client behind a message.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::layer::queue::Queue;
+use crate::layer::{ChannelLayer, LayerMessage};
+use crate::{Error, HttpResponse, Result, asgi, context};
+
+/// The reply channel of a connection (Channels' `message.reply_channel`).
+///
+/// Everything sent here leaves at once: the connection's task writes it to the socket while the consumer
+/// keeps running, so a consumer may loop and every message it sends reaches the client as it goes. Cloning
+/// is cheap; a clone may be moved to another task and used after the consumer has returned. Sends to a
+/// connection that has closed fail with [`Error::Disconnected`].
+///
+/// ```no_run
+/// use channels_runtime::{Message, Result};
+/// use serde_json::json;
+/// async fn ws_message(message: Message) -> Result<()> {
+///     // The seed's `message.reply_channel.send({"text": message.content['text']})`:
+///     message.reply_channel.send(json!({"text": message.content["text"]})).await
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReplyChannel {
+    inner: Option<Arc<Inner>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    name: Arc<str>,
+    local: Option<Arc<Queue>>,
+    layer: Arc<dyn ChannelLayer>,
+}
+
+impl ReplyChannel {
+    /// A reply channel for the channel `name` on `layer` (for example one stored by name and used later).
+    pub fn new(name: impl Into<Arc<str>>, layer: Arc<dyn ChannelLayer>) -> Self {
+        ReplyChannel {
+            inner: Some(Arc::new(Inner {
+                name: name.into(),
+                local: None,
+                layer,
+            })),
+        }
+    }
+
+    pub(crate) fn local(name: Arc<str>, queue: Arc<Queue>, layer: Arc<dyn ChannelLayer>) -> Self {
+        ReplyChannel {
+            inner: Some(Arc::new(Inner {
+                name,
+                local: Some(queue),
+                layer,
+            })),
+        }
+    }
+
+    /// The reply channel of a message that has none (a worker message sent without `reply_channel`).
+    pub fn none() -> Self {
+        ReplyChannel { inner: None }
+    }
+
+    /// The channel's name, usable with `Channel`/`Group` APIs and across processes.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.as_ref().map(|i| &*i.name)
+    }
+
+    pub(crate) fn shared_name(&self) -> Option<Arc<str>> {
+        self.inner.as_ref().map(|i| i.name.clone())
+    }
+
+    pub(crate) fn layer(&self) -> Option<&Arc<dyn ChannelLayer>> {
+        self.inner.as_ref().map(|i| &i.layer)
+    }
+
+    /// Sends one layer message.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe for process-local reply channels (the send completes in its first poll).
+    pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
+        let inner = self.inner.as_ref().ok_or(Error::NoReplyChannel)?;
+        match &inner.local {
+            Some(queue) => queue.push(message).map_err(Error::from),
+            None => inner
+                .layer
+                .send(&inner.name, message)
+                .await
+                .map_err(Error::from),
+        }
+    }
+
+    /// Sends a message given as Channels' dict: `{"text": ..}`, `{"bytes": ..}`, `{"accept": true}`,
+    /// `{"close": true}` or `{"close": 4000}` (several at once are sent in that order: accept, data, close),
+    /// or for HTTP `{"status": 200, "headers": [[..]], "content": ..}`.
+    ///
+    /// Unknown keys, and keys that conflict (`text` with `bytes`), are an [`Error::InvalidMessage`] and
+    /// nothing is sent.
+    pub async fn send(&self, message: Value) -> Result<()> {
+        for part in asgi::reply_messages(message)? {
+            self.send_message(part).await?;
+        }
+        Ok(())
+    }
+
+    /// Accepts the WebSocket (from a `websocket.connect` consumer).
+    pub async fn accept(&self) -> Result<()> {
+        self.send_message(LayerMessage::Accept).await
+    }
+
+    /// Rejects the WebSocket handshake: the client gets HTTP 403.
+    pub async fn reject(&self) -> Result<()> {
+        self.send_message(LayerMessage::Reject).await
+    }
+
+    /// Sends a text frame.
+    pub async fn send_text(&self, text: impl Into<Utf8Bytes>) -> Result<()> {
+        self.send_message(LayerMessage::Text(text.into())).await
+    }
+
+    /// Sends a binary frame.
+    pub async fn send_bytes(&self, bytes: impl Into<Bytes>) -> Result<()> {
+        self.send_message(LayerMessage::Binary(bytes.into())).await
+    }
+
+    /// Sends `value` serialized as JSON in a text frame.
+    pub async fn send_json<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        let text = serde_json::to_string(value)?;
+        self.send_text(text).await
+    }
+
+    /// Closes the WebSocket with code 1000.
+    pub async fn close(&self) -> Result<()> {
+        self.close_with(1000).await
+    }
+
+    /// Closes the WebSocket with `code` (1000, or an application code 3000-4999).
+    pub async fn close_with(&self, code: u16) -> Result<()> {
+        asgi::check_close_code(code)?;
+        self.send_message(LayerMessage::Close(code)).await
+    }
+
+    /// Answers an `http.request`.
+    pub async fn respond(&self, response: HttpResponse) -> Result<()> {
+        self.send_message(LayerMessage::Http(Arc::new(response)))
+            .await
+    }
+
+    /// [`send`](Self::send) for sync consumers.
+    pub fn send_blocking(&self, message: Value) -> Result<()> {
+        context::block_on(self.send(message))?
+    }
+
+    /// [`send_text`](Self::send_text) for sync consumers.
+    pub fn send_text_blocking(&self, text: impl Into<Utf8Bytes>) -> Result<()> {
+        context::block_on(self.send_text(text))?
+    }
+
+    /// [`accept`](Self::accept) for sync consumers.
+    pub fn accept_blocking(&self) -> Result<()> {
+        context::block_on(self.accept())?
+    }
+}

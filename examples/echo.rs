@@ -1,0 +1,34 @@
+//! Run: `cargo run --release --example echo -- --bind 127.0.0.1:8000`
+//!
+//! The seed's first program: every text frame comes back as the same text, every binary frame as the
+//! same bytes, on any path.
+use channels::prelude::*;
+use clap::Parser;
+
+mod common;
+
+// def ws_message(message):
+//     message.reply_channel.send({"text": message.content['text']})
+async fn ws_message(message: Message) -> Result<()> {
+    if let Some(text) = message.content.text_bytes() {
+        message.reply_channel.send_text(text.clone()).await
+    } else if let Some(bytes) = message.bytes() {
+        message.reply_channel.send_bytes(bytes.clone()).await
+    } else {
+        Ok(())
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let args = common::Args::parse();
+    common::init_logging();
+    // channel_routing = [route("websocket.receive", ws_message)]
+    let routing = Routing::new().route(Route::to(
+        "websocket.receive",
+        None,
+        Consumer::from_async("ws_message", ws_message),
+    ));
+    Server::new(routing).run(&args.bind).await?;
+    Ok(())
+}
