@@ -20,7 +20,7 @@ pub mod prelude {
     pub use channels_runtime::routing::{Consumer, Route, Routing};
     pub use channels_runtime::{
         Channel, Content, Error, Group, HttpResponse, Message, ReplyChannel, Result, Server,
-        ServerConfig, Worker, group,
+        ServerConfig, Session, Worker, group,
     };
     pub use serde_json::json;
 }

@@ -41,6 +41,8 @@ pub struct Scope {
     pub method: String,
     /// The peer's address, when known.
     pub client: Option<std::net::SocketAddr>,
+    /// The connection's session (Channels' `channel_session`).
+    pub session: crate::Session,
 }
 
 /// The content of a message, readable as typed fields or indexed like Channels' `message.content` dict.
@@ -229,6 +231,11 @@ impl Message {
     /// Shortcut for `message.content.path()`.
     pub fn path(&self) -> &str {
         self.content.path()
+    }
+
+    /// The connection's session (Channels' `message.channel_session`), shared by all its messages.
+    pub fn channel_session(&self) -> &crate::Session {
+        &self.content.scope.session
     }
 
     /// A `websocket.receive` text message with no connection behind it, for unit tests of consumers.

@@ -49,6 +49,7 @@ fn scope_of(req: &Request<Incoming>, client: Option<std::net::SocketAddr>) -> Sc
             .collect(),
         method: req.method().as_str().to_owned(),
         client,
+        session: crate::Session::default(),
     }
 }
 
