@@ -19,16 +19,19 @@ async fn ws_message(message: Message) -> Result<()> {
     }
 }
 
+/// channel_routing = [route("websocket.receive", ws_message)]
+pub fn channel_routing() -> Routing {
+    Routing::new().route(Route::to(
+        "websocket.receive",
+        None,
+        Consumer::from_async("ws_message", ws_message),
+    ))
+}
+
 #[tokio::main]
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let args = common::Args::parse();
     common::init_logging();
-    // channel_routing = [route("websocket.receive", ws_message)]
-    let routing = Routing::new().route(Route::to(
-        "websocket.receive",
-        None,
-        Consumer::from_async("ws_message", ws_message),
-    ));
-    Server::new(routing).run(&args.bind).await?;
+    Server::new(channel_routing()).run(&args.bind).await?;
     Ok(())
 }

@@ -70,7 +70,14 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, std::convert::Infallible> {
     if is_upgrade(&req) {
-        Ok(websocket(shared, client, req).await)
+        let mut response = websocket(shared, client, req).await;
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            // The client asked to upgrade and won't get it: end the connection rather than leave it in limbo.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Ok(response)
     } else {
         Ok(http(shared, client, req).await)
     }

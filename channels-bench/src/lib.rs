@@ -1,0 +1,39 @@
+//! Load generator and floor server for benchmarking `channels` over loopback.
+//!
+//! Three scenarios, each bounded in count *and* time, each talking only to `127.0.0.x`:
+//!
+//! - [`echo`]: `C` connections send `M` text messages each to an echo server (at most `depth` in flight per
+//!   connection) and check that every one comes back, in order: msgs/s and round-trip p50/p99/max.
+//! - [`broadcast`]: `N` members and a sender on a chat server (every text `T` goes to every member, sender
+//!   included, as `"[user] T"`). Each `T` carries a sequence number and a send timestamp; with a bounded
+//!   number of messages in flight it measures deliveries/s and send-to-receive p50/p99/max, and counts lost,
+//!   duplicated and out-of-order messages per receiver. `unbounded` mode sends a burst without waiting (the
+//!   overload-policy measurement).
+//! - [`conns`]: holds `C` connections (source addresses spread over `127.0.0.x` past 25,000), each
+//!   optionally exchanging one message, and reports the server's RSS per connection.
+//!
+//! Every scenario can watch the server process ([`proc::ServerProc`]) and report its CPU time per message or
+//! delivery. The `channels-bench` binary wraps them; `channels-floor` is the reference server (the most
+//! direct tokio-tungstenite implementation of the same protocols), `channels-ours` the same protocols on the
+//! `channels` runtime with its configuration knobs exposed.
+//!
+//! ```no_run
+//! # async fn run() {
+//! let options = channels_bench::echo::EchoOptions {
+//!     url: "ws://127.0.0.1:8000/".into(),
+//!     connections: 20,
+//!     messages: 50,
+//!     ..Default::default()
+//! };
+//! let report = channels_bench::echo::run(&options, None).await;
+//! assert!(report.is_clean());
+//! # }
+//! ```
+
+pub mod broadcast;
+pub mod client;
+pub mod conns;
+pub mod echo;
+pub mod proc;
+pub mod servers;
+pub mod stats;

@@ -1,0 +1,145 @@
+//! Helpers shared by the integration tests: start a server on a free port, connect real WebSocket clients,
+//! and read with a guard timeout (a hang fails the test instead of blocking CI; no test asserts on time).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use channels::ServerHandle;
+use channels::layer::InMemoryLayer;
+use channels::prelude::*;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// A client socket.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a test waits for something that should happen at once before calling it a failure.
+pub const GUARD: Duration = Duration::from_secs(10);
+
+/// Starts `routing` on 127.0.0.1 with its own in-memory layer.
+pub async fn start(routing: Routing) -> (ServerHandle, InMemoryLayer) {
+    start_with(routing, ServerConfig::default()).await
+}
+
+/// Starts `routing` with `config`.
+pub async fn start_with(routing: Routing, config: ServerConfig) -> (ServerHandle, InMemoryLayer) {
+    let layer = InMemoryLayer::new();
+    let handle = Server::new(routing)
+        .with_layer(Arc::new(layer.clone()))
+        .with_config(config)
+        .spawn("127.0.0.1:0")
+        .await
+        .expect("server starts");
+    (handle, layer)
+}
+
+/// Opens a WebSocket to `path`.
+pub async fn connect(addr: SocketAddr, path: &str) -> Ws {
+    let (ws, response) = tokio::time::timeout(GUARD, connect_async(format!("ws://{addr}{path}")))
+        .await
+        .expect("handshake in time")
+        .expect("handshake accepted");
+    assert_eq!(response.status(), 101);
+    ws
+}
+
+/// The HTTP status a refused handshake gets.
+pub async fn refused_status(addr: SocketAddr, path: &str) -> u16 {
+    match tokio::time::timeout(GUARD, connect_async(format!("ws://{addr}{path}")))
+        .await
+        .expect("handshake answered in time")
+    {
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("expected the handshake to be refused, it was accepted"),
+    }
+}
+
+/// The next data frame, skipping pings; panics on close or after [`GUARD`].
+pub async fn next_frame(ws: &mut Ws) -> WsMessage {
+    loop {
+        let frame = tokio::time::timeout(GUARD, ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("socket open")
+            .expect("frame read");
+        match frame {
+            WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// The next text frame.
+pub async fn next_text(ws: &mut Ws) -> String {
+    match next_frame(ws).await {
+        WsMessage::Text(text) => text.to_string(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+/// Sends a text frame.
+pub async fn send_text(ws: &mut Ws, text: &str) {
+    ws.send(WsMessage::text(text)).await.expect("send");
+}
+
+/// Waits for the server's close frame and returns its code.
+pub async fn close_code(ws: &mut Ws) -> u16 {
+    loop {
+        let frame = tokio::time::timeout(GUARD, ws.next())
+            .await
+            .expect("close in time");
+        match frame {
+            Some(Ok(WsMessage::Close(Some(frame)))) => return u16::from(frame.code),
+            Some(Ok(WsMessage::Close(None))) => return 1005,
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => panic!("socket error before close frame: {error}"),
+            None => panic!("socket ended without a close frame"),
+        }
+    }
+}
+
+/// A plain HTTP GET: status and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(GUARD, stream.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .expect("read");
+    parse_response(&raw)
+}
+
+/// Sends raw bytes as an HTTP request and returns the status.
+pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(GUARD, stream.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .expect("read");
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(raw);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
