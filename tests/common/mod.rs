@@ -87,19 +87,22 @@ pub async fn send_text(ws: &mut Ws, text: &str) {
     ws.send(WsMessage::text(text)).await.expect("send");
 }
 
-/// Waits for the server's close frame and returns its code.
+/// Waits for the server's close frame, completes the closing handshake, and returns the code.
 pub async fn close_code(ws: &mut Ws) -> u16 {
     loop {
         let frame = tokio::time::timeout(GUARD, ws.next())
             .await
             .expect("close in time");
-        match frame {
-            Some(Ok(WsMessage::Close(Some(frame)))) => return u16::from(frame.code),
-            Some(Ok(WsMessage::Close(None))) => return 1005,
+        let code = match frame {
+            Some(Ok(WsMessage::Close(Some(frame)))) => u16::from(frame.code),
+            Some(Ok(WsMessage::Close(None))) => 1005,
             Some(Ok(_)) => continue,
             Some(Err(error)) => panic!("socket error before close frame: {error}"),
             None => panic!("socket ended without a close frame"),
-        }
+        };
+        // Reading on sends our close reply, so the server sees a clean close at once.
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(GUARD, ws.next()).await {}
+        return code;
     }
 }
 

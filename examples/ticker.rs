@@ -1,0 +1,113 @@
+//! Run: `cargo run --release --example ticker -- --bind 127.0.0.1:8000 --interval-ms 100`, then open
+//! http://127.0.0.1:8000/ (or connect any WebSocket client to `/ticks/` or `/countdown/5/`).
+//!
+//! The answer to the seed's open problem ("only when the consumer function finished were all the messages
+//! sent"): a background task pushes to a group on a timer, and a consumer loops, sleeping between sends;
+//! every message leaves at once. No browser timer, no polling.
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use channels::prelude::*;
+use clap::Parser;
+
+mod common;
+
+const PAGE: &str = include_str!("static/ticker.html");
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[command(flatten)]
+    common: common::Args,
+    /// Milliseconds between two ticks.
+    #[arg(long, default_value_t = 100)]
+    interval_ms: u64,
+}
+
+async fn join_ticks(message: Message) -> Result<()> {
+    message.reply_channel.accept().await?;
+    group!("ticks").add(&message.reply_channel).await
+}
+
+async fn leave_ticks(message: Message) -> Result<()> {
+    group!("ticks").discard(&message.reply_channel).await
+}
+
+/// On "start", counts down from `n`: `n` messages, "n-1" ... "0", one every 50 ms, from ONE consumer
+/// invocation. Each message reaches the client as it is sent, not when the consumer returns.
+async fn countdown(message: Message, n: u32) -> Result<()> {
+    if message.text() != Some("start") {
+        return Ok(());
+    }
+    for i in (0..n).rev() {
+        message.reply_channel.send_text(i.to_string()).await?;
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn index(message: Message) -> Result<()> {
+    message
+        .reply_channel
+        .respond(HttpResponse::html(PAGE))
+        .await
+}
+
+/// The routes: `/ticks/` joins the "ticks" group; `/countdown/<n>/` counts down; `GET /` is the page.
+pub fn channel_routing() -> Routing {
+    Routing::new()
+        .route(Route::to(
+            "websocket.connect",
+            Some(r"^/ticks/$"),
+            Consumer::from_async("join_ticks", join_ticks),
+        ))
+        .route(Route::to(
+            "websocket.disconnect",
+            Some(r"^/ticks/$"),
+            Consumer::from_async("leave_ticks", leave_ticks),
+        ))
+        .route(Route::new(
+            "websocket.receive",
+            Some(r"^/countdown/(?P<n>[0-9]+)/$"),
+            "countdown",
+            |params| {
+                let n: u32 = params.parse("n")?;
+                Some(Consumer::from_async("countdown", move |m| countdown(m, n)))
+            },
+        ))
+        .route(Route::to(
+            "http.request",
+            Some(r"^/$"),
+            Consumer::from_async("index", index),
+        ))
+}
+
+/// Sends `{"tick": n, "at_ms": <unix ms>}` to group "ticks" every `interval`, listeners or not. This runs
+/// outside any consumer: it only needs the group (and the layer it lives on).
+pub async fn tick_forever(ticks: Group, interval: Duration) {
+    let mut timer = tokio::time::interval(interval);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for n in 0u64.. {
+        timer.tick().await;
+        let at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        if let Err(error) = ticks.send_json(&json!({"tick": n, "at_ms": at_ms})).await {
+            tracing::warn!(%error, "tick not sent");
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    common::init_logging();
+    let server = Server::new(channel_routing());
+    let ticks = group!("ticks").with_layer(server.layer());
+    tokio::spawn(tick_forever(
+        ticks,
+        Duration::from_millis(args.interval_ms.max(1)),
+    ));
+    server.run(&args.common.bind).await?;
+    Ok(())
+}
