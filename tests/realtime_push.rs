@@ -181,3 +181,21 @@ async fn ticker_countdown_sends_every_number_from_one_invocation() {
     assert_eq!(status, 200);
     assert!(body.contains("/ticks/"));
 }
+
+#[tokio::test]
+async fn a_consumer_sending_more_than_the_capacity_in_a_burst_is_paced_not_failed() {
+    // 1,000 sends from one invocation, far more than the reply channel's capacity (100): every one arrives.
+    let burst = Consumer::from_async("burst", |m: Message| async move {
+        for i in 0..1000 {
+            m.reply_channel.send_text(i.to_string()).await?;
+        }
+        Ok::<(), Error>(())
+    });
+    let (server, _) =
+        start(Routing::new().route(Route::to("websocket.receive", None, burst))).await;
+    let mut ws = connect(server.local_addr(), "/").await;
+    send_text(&mut ws, "go").await;
+    for i in 0..1000 {
+        assert_eq!(next_text(&mut ws).await, i.to_string());
+    }
+}

@@ -79,12 +79,18 @@ impl ReplyChannel {
 
     /// Sends one layer message.
     ///
+    /// When the connection's outgoing queue is full (it holds the layer's `capacity` messages not yet
+    /// written to the socket), this waits until the connection has written some: a consumer that loops and
+    /// sends faster than the client reads is slowed down to the client's pace instead of failing. It fails
+    /// with [`Error::Disconnected`] once the connection has closed. Group sends never wait (see
+    /// [`Group::send`](crate::Group::send)).
+    ///
     /// # Cancel safety
-    /// Cancel-safe for process-local reply channels (the send completes in its first poll).
+    /// Cancel-safe: the message is queued in the poll that returns `Ok`, or not at all.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
         let inner = self.inner.as_ref().ok_or(Error::NoReplyChannel)?;
         match &inner.local {
-            Some(queue) => queue.push(message).map_err(Error::from),
+            Some(queue) => queue.push_wait(message).await.map_err(Error::from),
             None => inner
                 .layer
                 .send(&inner.name, message)

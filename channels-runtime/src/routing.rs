@@ -494,12 +494,8 @@ impl Routing {
                     let mut local = params.clone();
                     match &route.pattern {
                         None => {}
-                        Some(Ok(pattern)) => {
-                            if pattern.matches(path, &mut local).is_none() {
-                                continue;
-                            }
-                        }
-                        Some(Err(_)) => continue,
+                        Some(Ok(pattern)) if pattern.matches(path, &mut local).is_some() => {}
+                        Some(_) => continue,
                     }
                     if let Some(found) = accept(route, &local) {
                         return Some(found);

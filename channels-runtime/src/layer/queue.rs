@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -19,6 +19,9 @@ use super::{LayerError, LayerMessage};
 pub(crate) struct Queue {
     items: Mutex<VecDeque<(Instant, LayerMessage)>>,
     notify: Notify,
+    /// Wakes senders waiting for room ([`Queue::push_wait`]); only signalled while someone waits.
+    space: Notify,
+    space_waiters: AtomicUsize,
     capacity: usize,
     expiry: Duration,
     closed: AtomicBool,
@@ -30,6 +33,8 @@ impl Queue {
         Queue {
             items: Mutex::new(VecDeque::new()),
             notify: Notify::new(),
+            space: Notify::new(),
+            space_waiters: AtomicUsize::new(0),
             capacity,
             expiry,
             closed: AtomicBool::new(false),
@@ -73,12 +78,45 @@ impl Queue {
         }
     }
 
+    /// Appends a message, waiting for room while the queue is full (backpressure for the connection's own
+    /// consumers). Fails only when the queue is closed.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: the message is queued in the same poll that returns `Ok`, or not at all.
+    pub(crate) async fn push_wait(&self, message: LayerMessage) -> Result<(), LayerError> {
+        loop {
+            let room = self.space.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            match self.push(message.clone()) {
+                Err(LayerError::ChannelFull) => {
+                    self.space_waiters.fetch_add(1, Ordering::AcqRel);
+                    // Re-check after announcing ourselves, so a pop in between is not missed.
+                    let retry = self.push(message.clone());
+                    if !matches!(retry, Err(LayerError::ChannelFull)) {
+                        self.space_waiters.fetch_sub(1, Ordering::AcqRel);
+                        return retry;
+                    }
+                    room.await;
+                    self.space_waiters.fetch_sub(1, Ordering::AcqRel);
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Takes the oldest unexpired message, if any, without waiting.
     pub(crate) fn try_pop(&self) -> Option<LayerMessage> {
         let now = Instant::now();
-        let mut items = self.lock();
-        self.drop_expired(&mut items, now);
-        items.pop_front().map(|(_, message)| message)
+        let popped = {
+            let mut items = self.lock();
+            self.drop_expired(&mut items, now);
+            items.pop_front().map(|(_, message)| message)
+        };
+        if popped.is_some() && self.space_waiters.load(Ordering::Acquire) > 0 {
+            self.space.notify_waiters();
+        }
+        popped
     }
 
     /// Waits for the next unexpired message.
@@ -98,6 +136,7 @@ impl Queue {
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.lock().clear();
+        self.space.notify_waiters();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -150,6 +189,32 @@ mod tests {
         tokio::time::advance(Duration::from_secs(61)).await;
         q.push(LayerMessage::text("new")).unwrap();
         assert_eq!(q.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn push_wait_waits_for_room_then_queues() {
+        let q = std::sync::Arc::new(Queue::new(1, Duration::from_secs(60)));
+        q.push(LayerMessage::text("a")).unwrap();
+        let pusher = {
+            let q = q.clone();
+            tokio::spawn(async move { q.push_wait(LayerMessage::text("b")).await })
+        };
+        assert_eq!(q.pop().await, LayerMessage::text("a"));
+        pusher.await.unwrap().unwrap();
+        assert_eq!(q.pop().await, LayerMessage::text("b"));
+    }
+
+    #[tokio::test]
+    async fn push_wait_fails_when_closed() {
+        let q = std::sync::Arc::new(Queue::new(1, Duration::from_secs(60)));
+        q.push(LayerMessage::text("a")).unwrap();
+        let pusher = {
+            let q = q.clone();
+            tokio::spawn(async move { q.push_wait(LayerMessage::text("b")).await })
+        };
+        tokio::task::yield_now().await;
+        q.close();
+        assert_eq!(pusher.await.unwrap(), Err(LayerError::ChannelClosed));
     }
 
     #[tokio::test]

@@ -91,11 +91,12 @@ impl Connection {
 
         loop {
             // Start the next event when nothing is running.
-            if running.is_none() && closing.is_none() {
-                if let Some(next) = pending.pop_front() {
-                    running = self.dispatch(next, order);
-                    order += 1;
-                }
+            if running.is_none()
+                && closing.is_none()
+                && let Some(next) = pending.pop_front()
+            {
+                running = self.dispatch(next, order);
+                order += 1;
             }
             let can_read = pending.len() < self.max_pending || closing.is_some();
             let has_running = running.is_some();

@@ -275,17 +275,15 @@ async fn websocket(
             };
             if matches!(decision, Decision::Accept) && finished.is_none() {
                 running = Some((consumer.name(), events::WEBSOCKET_CONNECT, run));
-            } else if let Some(Err(failure)) = finished {
-                if matches!(decision, Decision::Accept) {
-                    // It accepted, then failed: the client sees the upgrade, then close 1011.
-                    let failure: Failure = failure;
-                    let message = failure.clone();
-                    running = Some((
-                        consumer.name(),
-                        events::WEBSOCKET_CONNECT,
-                        Box::pin(async move { Err(message) }) as invoke::RunFuture,
-                    ));
-                }
+            } else if let Some(Err(failure)) = finished
+                && matches!(decision, Decision::Accept)
+            {
+                // It accepted, then failed: the client sees the upgrade, then close 1011.
+                running = Some((
+                    consumer.name(),
+                    events::WEBSOCKET_CONNECT,
+                    Box::pin(async move { Err::<(), Failure>(failure) }) as invoke::RunFuture,
+                ));
             }
             decision
         }
