@@ -1,15 +1,12 @@
 //! [`InMemoryLayer`]: the embedded channel layer for a single process.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use tokio::time::Instant;
-
+use super::local::{LocalChannels, LocalGroups, new_inbox};
 use super::queue::Queue;
 use super::{
-    ChannelLayer, Inbox, InboxRegistry, LayerConfig, LayerError, LayerMessage, check_channel,
-    check_group,
+    ChannelLayer, Inbox, LayerConfig, LayerError, LayerMessage, check_channel, check_group,
 };
 
 /// The embedded channel layer: every channel and group lives in this process's memory.
@@ -36,21 +33,9 @@ pub struct InMemoryLayer {
 #[derive(Debug)]
 struct Inner {
     config: LayerConfig,
-    channels: Mutex<HashMap<Arc<str>, Arc<Queue>>>,
-    groups: Mutex<HashMap<String, HashMap<Arc<str>, Member>>>,
+    channels: Arc<LocalChannels>,
+    groups: LocalGroups,
     next_local: AtomicU64,
-    dropped: AtomicU64,
-}
-
-#[derive(Debug)]
-struct Member {
-    since: Instant,
-    queue: Weak<Queue>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Critical sections here are single map operations; a poisoned lock holds consistent data.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Default for InMemoryLayer {
@@ -75,33 +60,30 @@ impl InMemoryLayer {
         InMemoryLayer {
             inner: Arc::new(Inner {
                 config,
-                channels: Mutex::new(HashMap::new()),
-                groups: Mutex::new(HashMap::new()),
+                channels: Arc::default(),
+                groups: LocalGroups::default(),
                 next_local: AtomicU64::new(1),
-                dropped: AtomicU64::new(0),
             }),
         }
     }
 
-    fn new_queue(&self) -> Arc<Queue> {
-        Arc::new(Queue::new(
-            self.inner.config.capacity,
-            self.inner.config.expiry,
-        ))
+    fn new_queue(&self) -> Queue {
+        Queue::new(self.inner.config.capacity, self.inner.config.expiry)
     }
 
     /// The queue of `channel`; a normal channel is created on first use, a process-local one must exist.
     fn queue(&self, channel: &str) -> Result<Arc<Queue>, LayerError> {
-        let mut channels = lock(&self.inner.channels);
-        if let Some(queue) = channels.get(channel) {
-            return Ok(queue.clone());
-        }
         if channel.contains('!') {
-            return Err(LayerError::ChannelClosed);
+            return self
+                .inner
+                .channels
+                .get(channel)
+                .ok_or(LayerError::ChannelClosed);
         }
-        let queue = self.new_queue();
-        channels.insert(Arc::from(channel), queue.clone());
-        Ok(queue)
+        Ok(self
+            .inner
+            .channels
+            .get_or_insert(channel, || self.new_queue()))
     }
 
     /// The number of live members of `group` (test and diagnostics helper).
@@ -111,30 +93,15 @@ impl InMemoryLayer {
     /// assert_eq!(InMemoryLayer::new().group_len("chat"), 0);
     /// ```
     pub fn group_len(&self, group: &str) -> usize {
-        let now = Instant::now();
-        let expiry = self.inner.config.group_expiry;
-        lock(&self.inner.groups).get(group).map_or(0, |members| {
-            members
-                .values()
-                .filter(|m| {
-                    now.duration_since(m.since) < expiry
-                        && m.queue.upgrade().is_some_and(|q| !q.is_closed())
-                })
-                .count()
-        })
+        self.inner.groups.len(group, self.inner.config.group_expiry)
     }
 
     /// How many messages expired unread on `channel` (diagnostics).
     pub fn expired(&self, channel: &str) -> u64 {
-        lock(&self.inner.channels)
+        self.inner
+            .channels
             .get(channel)
             .map_or(0, |q| q.expired_count())
-    }
-}
-
-impl InboxRegistry for Inner {
-    fn release(&self, name: &str) {
-        lock(&self.channels).remove(name);
     }
 }
 
@@ -156,74 +123,39 @@ impl ChannelLayer for InMemoryLayer {
         let n = self.inner.next_local.fetch_add(1, Ordering::Relaxed);
         let name: Arc<str> = Arc::from(format!("{prefix}inmemory!{n:x}"));
         check_channel(&name)?;
-        let queue = self.new_queue();
-        lock(&self.inner.channels).insert(name.clone(), queue.clone());
-        let registry: Weak<dyn InboxRegistry> =
-            Arc::downgrade(&self.inner) as Weak<dyn InboxRegistry>;
-        Ok(Inbox::new(name, queue, Some(registry)))
+        Ok(new_inbox(
+            &self.inner.channels,
+            name,
+            Arc::new(self.new_queue()),
+        ))
     }
 
     async fn group_add(&self, group: &str, channel: &str) -> Result<(), LayerError> {
         check_group(group)?;
         check_channel(channel)?;
-        let queue = match self.queue(channel) {
-            Ok(queue) => queue,
+        match self.queue(channel) {
+            Ok(queue) => {
+                self.inner.groups.add(group, channel, &queue);
+                Ok(())
+            }
             // Adding a closed connection is a no-op, as it would be in Channels (it would never read).
-            Err(LayerError::ChannelClosed) => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        let member = Member {
-            since: Instant::now(),
-            queue: Arc::downgrade(&queue),
-        };
-        lock(&self.inner.groups)
-            .entry(group.to_owned())
-            .or_default()
-            .insert(Arc::from(channel), member);
-        Ok(())
+            Err(LayerError::ChannelClosed) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn group_discard(&self, group: &str, channel: &str) -> Result<(), LayerError> {
         check_group(group)?;
         check_channel(channel)?;
-        let mut groups = lock(&self.inner.groups);
-        if let Some(members) = groups.get_mut(group) {
-            members.remove(channel);
-            if members.is_empty() {
-                groups.remove(group);
-            }
-        }
+        self.inner.groups.discard(group, channel);
         Ok(())
     }
 
     async fn group_send(&self, group: &str, message: LayerMessage) -> Result<(), LayerError> {
         check_group(group)?;
-        let now = Instant::now();
-        let expiry = self.inner.config.group_expiry;
-        let mut groups = lock(&self.inner.groups);
-        let Some(members) = groups.get_mut(group) else {
-            return Ok(());
-        };
-        members.retain(|name, member| {
-            if now.duration_since(member.since) >= expiry {
-                return false;
-            }
-            let Some(queue) = member.queue.upgrade() else {
-                return false;
-            };
-            match queue.push(message.clone()) {
-                Ok(()) => true,
-                Err(LayerError::ChannelFull) => {
-                    self.inner.dropped.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(group, channel = %name, "group message dropped: member's channel is full");
-                    true
-                }
-                Err(_) => false,
-            }
-        });
-        if members.is_empty() {
-            groups.remove(group);
-        }
+        self.inner
+            .groups
+            .send(group, &message, self.inner.config.group_expiry);
         Ok(())
     }
 
@@ -232,7 +164,7 @@ impl ChannelLayer for InMemoryLayer {
     }
 
     fn dropped(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
+        self.inner.groups.dropped()
     }
 }
 

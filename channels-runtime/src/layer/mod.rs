@@ -4,7 +4,8 @@
 //! a capacity ([`LayerError::ChannelFull`] when full), message expiry, at-most-once delivery to one reader,
 //! groups with an expiry, and process-local channels (`prefix!suffix`) for reply channels.
 //!
-//! [`InMemoryLayer`] is the embedded default, for one process.
+//! [`InMemoryLayer`] is the embedded default, for one process. `RedisLayer` (feature `redis`) spans
+//! processes and machines.
 //!
 //! ```
 //! use channels_runtime::layer::{ChannelLayer, InMemoryLayer, LayerMessage};
@@ -15,13 +16,20 @@
 //! # Ok(()) }
 //! ```
 
+mod local;
 mod memory;
 mod message;
 pub(crate) mod queue;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+mod wire;
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+#[cfg(feature = "redis")]
+pub use self::redis::RedisLayer;
 pub use memory::InMemoryLayer;
 pub use message::LayerMessage;
 
