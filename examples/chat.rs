@@ -76,6 +76,7 @@ pub fn channel_routing() -> Routing {
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let args = common::Args::parse();
     common::init_logging();
-    Server::new(channel_routing()).run(&args.bind).await?;
+    let server = args.layer_for(Server::new(channel_routing())).await?;
+    server.run(&args.bind).await?;
     Ok(())
 }

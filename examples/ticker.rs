@@ -102,7 +102,10 @@ pub async fn tick_forever(ticks: Group, interval: Duration) {
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     common::init_logging();
-    let server = Server::new(channel_routing());
+    let server = args
+        .common
+        .layer_for(Server::new(channel_routing()))
+        .await?;
     let ticks = group!("ticks").with_layer(server.layer());
     tokio::spawn(tick_forever(
         ticks,

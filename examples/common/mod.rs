@@ -2,12 +2,34 @@
 
 use clap::Parser;
 
+use channels::prelude::*;
+
 /// Options every example takes.
 #[derive(Debug, Parser)]
 pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub bind: String,
+    /// Use a Redis channel layer at this URL (e.g. redis://127.0.0.1:6379/) instead of the in-memory one,
+    /// so that groups span every server started with the same URL. Needs `--features redis`.
+    #[cfg(feature = "redis")]
+    #[arg(long)]
+    pub redis: Option<String>,
+}
+
+impl Args {
+    /// `server` on the layer these options ask for.
+    pub async fn layer_for(
+        &self,
+        server: Server,
+    ) -> std::result::Result<Server, Box<dyn std::error::Error>> {
+        #[cfg(feature = "redis")]
+        if let Some(url) = &self.redis {
+            let layer = channels::layer::RedisLayer::connect(url, Default::default()).await?;
+            return Ok(server.with_layer(std::sync::Arc::new(layer)));
+        }
+        Ok(server)
+    }
 }
 
 /// Logs to stderr at `info` (override with `RUST_LOG`).
