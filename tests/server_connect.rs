@@ -208,3 +208,43 @@ async fn sync_consumers_run_off_the_runtime_and_do_not_stall_others() {
     release_tx.send(()).unwrap();
     assert_eq!(next_text(&mut blocked).await, "sync:block");
 }
+
+#[tokio::test]
+async fn events_are_numbered_in_order_connect_receives_disconnect() {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, u64)>();
+    let record = move |m: Message| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send((m.channel().to_owned(), m.content.order()));
+            if m.channel() == "websocket.connect" {
+                m.reply_channel.accept().await?;
+            } else if m.channel() == "websocket.receive" {
+                m.reply_channel.send_text("ack").await?;
+            }
+            Ok::<(), Error>(())
+        }
+    };
+    let consumer = Consumer::from_async("record", record);
+    let routing = Routing::new()
+        .route(Route::to("websocket.connect", None, consumer.clone()))
+        .route(Route::to("websocket.receive", None, consumer.clone()))
+        .route(Route::to("websocket.disconnect", None, consumer));
+    let (server, _) = start(routing).await;
+    let mut ws = connect(server.local_addr(), "/").await;
+    for _ in 0..2 {
+        send_text(&mut ws, "x").await;
+        assert_eq!(next_text(&mut ws).await, "ack");
+    }
+    drop(ws);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(rx.recv().await.unwrap());
+    }
+    let expected = [
+        ("websocket.connect", 0),
+        ("websocket.receive", 1),
+        ("websocket.receive", 2),
+        ("websocket.disconnect", 3),
+    ];
+    assert_eq!(seen, expected.map(|(c, o)| (c.to_owned(), o)).to_vec());
+}

@@ -60,10 +60,11 @@ impl Connection {
     /// `running` is the connect consumer, if it accepted and is still running.
     pub(crate) async fn run(mut self, mut socket: Socket, running: Option<Running>) {
         // A consumer still running when the connection closes is cancelled: `serve` drops it on return.
-        let ended = self.serve(&mut socket, running).await;
+        let mut order: u64 = 1;
+        let ended = self.serve(&mut socket, running, &mut order).await;
         if let Some(consumer) = self.bindings.disconnect.clone() {
             let message = MessageBuilder::new(events::WEBSOCKET_DISCONNECT, self.scope.clone())
-                .order(u64::MAX)
+                .order(order) // the next after the last event dispatched, as ASGI numbers them
                 .code(ended.code)
                 .build(self.reply.clone());
             if let Err(failure) = invoke::start(&consumer, message, &self.layer).await {
@@ -73,9 +74,14 @@ impl Connection {
         super::leave_groups(&self.layer, self.inbox.name(), &self.bindings.groups).await;
     }
 
-    async fn serve(&mut self, socket: &mut Socket, mut running: Option<Running>) -> Ended {
+    /// Serves the socket until it closes; `order` counts the events dispatched (connect is 0).
+    async fn serve(
+        &mut self,
+        socket: &mut Socket,
+        mut running: Option<Running>,
+        order: &mut u64,
+    ) -> Ended {
         let mut pending: VecDeque<Incoming> = VecDeque::new();
-        let mut order: u64 = 1;
         let mut closing: Option<u16> = None;
         let close_deadline = tokio::time::sleep(Duration::MAX / 4);
         tokio::pin!(close_deadline);
@@ -95,8 +101,8 @@ impl Connection {
                 && closing.is_none()
                 && let Some(next) = pending.pop_front()
             {
-                running = self.dispatch(next, order);
-                order += 1;
+                running = self.dispatch(next, *order);
+                *order += 1;
             }
             let can_read = pending.len() < self.max_pending || closing.is_some();
             let has_running = running.is_some();
