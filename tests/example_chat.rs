@@ -6,7 +6,6 @@ mod chat;
 mod common;
 
 use common::*;
-use futures_util::SinkExt;
 
 #[tokio::test]
 async fn two_clients_each_get_every_message_sender_included() {
@@ -68,7 +67,7 @@ async fn a_disconnected_client_leaves_the_group() {
     let mut stays = connect(addr, "/chat/").await;
     let mut leaves = connect(addr, "/chat/").await;
     assert_eq!(layer.group_len("chat"), 2);
-    leaves.close(None).await.unwrap();
+    leaves.socket().close(None).await.unwrap();
     server.wait_for_connections(1).await;
     assert_eq!(layer.group_len("chat"), 1);
     send_text(&mut stays, "after").await;

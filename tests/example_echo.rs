@@ -32,7 +32,10 @@ async fn binary_comes_back_as_the_same_bytes() {
     let (server, _) = start(echo::channel_routing()).await;
     let mut ws = connect(server.local_addr(), "/").await;
     let payload: Vec<u8> = (0..=255).collect();
-    ws.send(WsMessage::binary(payload.clone())).await.unwrap();
+    ws.socket()
+        .send(WsMessage::binary(payload.clone()))
+        .await
+        .unwrap();
     match next_frame(&mut ws).await {
         WsMessage::Binary(bytes) => assert_eq!(&bytes[..], &payload[..]),
         other => panic!("expected binary, got {other:?}"),
@@ -70,7 +73,7 @@ async fn a_message_over_one_mib_closes_with_1009() {
     let mut ws = connect(server.local_addr(), "/").await;
     let text = "x".repeat((1 << 20) + 1);
     // The server may close while we are still writing; either way the close code must be 1009.
-    let _ = ws.send(WsMessage::text(text)).await;
+    let _ = ws.socket().send(WsMessage::text(text)).await;
     assert_eq!(close_code(&mut ws).await, 1009);
 }
 
@@ -79,7 +82,7 @@ async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
     let (server, _) = start(echo::channel_routing()).await;
     let mut ws = connect(server.local_addr(), "/").await;
     let frame = Frame::message(vec![0xff, 0xfe, 0x41], OpCode::Data(Data::Text), true);
-    ws.send(WsMessage::Frame(frame)).await.unwrap();
+    ws.socket().send(WsMessage::Frame(frame)).await.unwrap();
     assert_eq!(close_code(&mut ws).await, 1007);
 }
 

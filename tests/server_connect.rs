@@ -149,17 +149,17 @@ async fn a_receive_panic_ends_only_its_own_connection() {
 
 #[tokio::test]
 async fn a_client_close_reaches_disconnect_with_its_code() {
-    use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::protocol::CloseFrame;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (server, _) = start(failing_routing(tx)).await;
     let mut ws = connect(server.local_addr(), "/").await;
-    ws.close(Some(CloseFrame {
-        code: 4001u16.into(),
-        reason: "bye".into(),
-    }))
-    .await
-    .unwrap();
+    ws.socket()
+        .close(Some(CloseFrame {
+            code: 4001u16.into(),
+            reason: "bye".into(),
+        }))
+        .await
+        .unwrap();
     assert_eq!(rx.recv().await, Some(Some(4001)));
 }
 

@@ -17,6 +17,7 @@ mod reply;
 pub mod routing;
 pub mod server;
 mod session;
+pub mod testing;
 
 pub use context::{current_layer, set_default_layer};
 pub use error::{Error, Result};

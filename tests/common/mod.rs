@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests: start a server on a free port, connect real WebSocket clients,
-//! and read with a guard timeout (a hang fails the test instead of blocking CI; no test asserts on time).
+//! Helpers shared by the integration tests: start a server on a free port, connect real WebSocket clients
+//! (the crate's own `testing::WebsocketCommunicator`), and read with a guard timeout (a hang fails the test
+//! instead of blocking CI; no test asserts on time).
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -9,16 +10,15 @@ use std::time::Duration;
 use channels::ServerHandle;
 use channels::layer::InMemoryLayer;
 use channels::prelude::*;
-use futures_util::{SinkExt, StreamExt};
+use channels::testing::{TestError, WebsocketCommunicator};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// A client socket.
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Ws = WebsocketCommunicator;
 
 /// How long a test waits for something that should happen at once before calling it a failure.
-pub const GUARD: Duration = Duration::from_secs(10);
+pub const GUARD: Duration = WebsocketCommunicator::TIMEOUT;
 
 /// Starts `routing` on 127.0.0.1 with its own in-memory layer.
 pub async fn start(routing: Routing) -> (ServerHandle, InMemoryLayer) {
@@ -39,21 +39,15 @@ pub async fn start_with(routing: Routing, config: ServerConfig) -> (ServerHandle
 
 /// Opens a WebSocket to `path`.
 pub async fn connect(addr: SocketAddr, path: &str) -> Ws {
-    let (ws, response) = tokio::time::timeout(GUARD, connect_async(format!("ws://{addr}{path}")))
+    WebsocketCommunicator::connect_to(addr, path)
         .await
-        .expect("handshake in time")
-        .expect("handshake accepted");
-    assert_eq!(response.status(), 101);
-    ws
+        .expect("handshake accepted")
 }
 
 /// The HTTP status a refused handshake gets.
 pub async fn refused_status(addr: SocketAddr, path: &str) -> u16 {
-    match tokio::time::timeout(GUARD, connect_async(format!("ws://{addr}{path}")))
-        .await
-        .expect("handshake answered in time")
-    {
-        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+    match WebsocketCommunicator::connect_to(addr, path).await {
+        Err(TestError::Refused(status)) => status,
         Err(other) => panic!("expected an HTTP refusal, got {other}"),
         Ok(_) => panic!("expected the handshake to be refused, it was accepted"),
     }
@@ -61,49 +55,22 @@ pub async fn refused_status(addr: SocketAddr, path: &str) -> u16 {
 
 /// The next data frame, skipping pings; panics on close or after [`GUARD`].
 pub async fn next_frame(ws: &mut Ws) -> WsMessage {
-    loop {
-        let frame = tokio::time::timeout(GUARD, ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("socket open")
-            .expect("frame read");
-        match frame {
-            WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
-            other => return other,
-        }
-    }
+    ws.receive().await.expect("a frame in time")
 }
 
 /// The next text frame.
 pub async fn next_text(ws: &mut Ws) -> String {
-    match next_frame(ws).await {
-        WsMessage::Text(text) => text.to_string(),
-        other => panic!("expected text, got {other:?}"),
-    }
+    ws.receive_text().await.expect("a text frame in time")
 }
 
 /// Sends a text frame.
 pub async fn send_text(ws: &mut Ws, text: &str) {
-    ws.send(WsMessage::text(text)).await.expect("send");
+    ws.send_text(text).await.expect("send");
 }
 
 /// Waits for the server's close frame, completes the closing handshake, and returns the code.
 pub async fn close_code(ws: &mut Ws) -> u16 {
-    loop {
-        let frame = tokio::time::timeout(GUARD, ws.next())
-            .await
-            .expect("close in time");
-        let code = match frame {
-            Some(Ok(WsMessage::Close(Some(frame)))) => u16::from(frame.code),
-            Some(Ok(WsMessage::Close(None))) => 1005,
-            Some(Ok(_)) => continue,
-            Some(Err(error)) => panic!("socket error before close frame: {error}"),
-            None => panic!("socket ended without a close frame"),
-        };
-        // Reading on sends our close reply, so the server sees a clean close at once.
-        while let Ok(Some(Ok(_))) = tokio::time::timeout(GUARD, ws.next()).await {}
-        return code;
-    }
+    ws.receive_close().await.expect("a close frame in time")
 }
 
 /// A plain HTTP GET: status and body.
