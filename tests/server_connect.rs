@@ -248,3 +248,19 @@ async fn events_are_numbered_in_order_connect_receives_disconnect() {
     ];
     assert_eq!(seen, expected.map(|(c, o)| (c.to_owned(), o)).to_vec());
 }
+
+#[tokio::test]
+async fn shutdown_closes_connections_with_1001_and_runs_disconnect() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (server, _) = start(failing_routing(tx)).await;
+    let addr = server.local_addr();
+    let mut ws = connect(addr, "/").await;
+    send_text(&mut ws, "before").await;
+    assert_eq!(next_text(&mut ws).await, "before");
+    let stopping = tokio::spawn(server.shutdown(GUARD));
+    assert_eq!(close_code(&mut ws).await, 1001);
+    assert_eq!(rx.recv().await, Some(Some(1001)));
+    stopping.await.unwrap();
+    // No longer accepting.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

@@ -38,6 +38,7 @@ pub(crate) struct Connection {
     pub(crate) early: Vec<LayerMessage>,
     pub(crate) max_pending: usize,
     pub(crate) close_timeout: Duration,
+    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A consumer run in progress: its name, the event it handles, and the run itself.
@@ -47,6 +48,13 @@ enum Incoming {
     Text(tokio_tungstenite::tungstenite::Utf8Bytes),
     Binary(bytes::Bytes),
     Event(String, Arc<Map<String, Value>>),
+}
+
+/// Resolves when the server starts shutting down; never if the server handle went away without it.
+async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    if shutdown.wait_for(|stopping| *stopping).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Why the loop ended, which decides the disconnect message's `code`.
@@ -83,6 +91,7 @@ impl Connection {
     ) -> Ended {
         let mut pending: VecDeque<Incoming> = VecDeque::new();
         let mut closing: Option<u16> = None;
+        let mut shutdown = self.shutdown.clone();
         let close_deadline = tokio::time::sleep(Duration::MAX / 4);
         tokio::pin!(close_deadline);
 
@@ -175,6 +184,11 @@ impl Connection {
                         }
                         None => return Ended { code: closing.unwrap_or(1006) },
                     }
+                }
+                () = stopping(&mut shutdown), if closing.is_none() => {
+                    let _ = socket.close(Some(CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() })).await;
+                    closing = Some(1001);
+                    close_deadline.as_mut().reset(tokio::time::Instant::now() + self.close_timeout);
                 }
                 () = &mut close_deadline, if closing.is_some() => {
                     return Ended { code: closing.unwrap_or(1006) };

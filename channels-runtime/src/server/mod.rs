@@ -64,6 +64,8 @@ pub(crate) struct Shared {
     pub(crate) layer: Arc<dyn ChannelLayer>,
     pub(crate) config: ServerConfig,
     pub(crate) connections: Tracker,
+    /// Turns `true` when the server shuts down: every connection then closes with 1001 (going away).
+    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Counts live WebSocket connections.
@@ -154,11 +156,13 @@ impl Server {
         })?;
         context::set_default_layer(self.layer.clone());
         context::remember_runtime(tokio::runtime::Handle::current());
+        let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         let shared = Arc::new(Shared {
             routing: Arc::new(self.routing),
             layer: self.layer.clone(),
             config: self.config,
             connections: Tracker::default(),
+            shutdown,
         });
         let mut tasks = tokio::task::JoinSet::new();
         if shared.config.run_workers && !shared.routing.custom_channels().is_empty() {
@@ -169,16 +173,19 @@ impl Server {
         Ok(ServerHandle {
             local_addr,
             shared,
-            _tasks: tasks,
+            shutdown: shutdown_tx,
+            tasks,
         })
     }
 
-    /// Serves on `addr` until Ctrl-C or SIGTERM, printing the address it listens on.
+    /// Serves on `addr` until Ctrl-C or SIGTERM, printing the address it listens on; then shuts down
+    /// gracefully (see [`ServerHandle::shutdown`]).
     pub async fn run(self, addr: &str) -> Result<(), ServerError> {
         let handle = self.spawn(addr).await?;
         println!("Listening on http://{}/", handle.local_addr());
         shutdown_signal().await;
         tracing::info!("shutting down");
+        handle.shutdown(std::time::Duration::from_secs(5)).await;
         Ok(())
     }
 }
@@ -232,15 +239,33 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// A running server. Dropping it stops accepting new connections.
+/// A running server. Dropping it stops accepting new connections (open ones carry on until they close;
+/// [`shutdown`](Self::shutdown) closes them too).
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
-    _tasks: tokio::task::JoinSet<()>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
 }
 
 impl ServerHandle {
+    /// Stops accepting connections, closes every open WebSocket with 1001 (going away), and waits up to
+    /// `grace` for their disconnect consumers to finish.
+    pub async fn shutdown(mut self, grace: std::time::Duration) {
+        self.tasks.abort_all();
+        let _ = self.shutdown.send(true);
+        if tokio::time::timeout(grace, self.wait_for_connections(0))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = self.connections(),
+                "shutdown: connections still open after the grace period"
+            );
+        }
+    }
+
     /// The address the server listens on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

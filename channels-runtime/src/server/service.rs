@@ -311,6 +311,7 @@ async fn websocket(
         early,
         max_pending: shared.config.max_pending_events,
         close_timeout: shared.config.close_timeout,
+        shutdown: shared.shutdown.clone(),
     };
     let tracker = shared.connections.clone();
     tokio::spawn(async move {
