@@ -199,3 +199,54 @@ async fn a_consumer_sending_more_than_the_capacity_in_a_burst_is_paced_not_faile
         assert_eq!(next_text(&mut ws).await, i.to_string());
     }
 }
+
+/// An atomic consumer: sends "held", reports its reply channel, waits for the go-ahead, then succeeds or
+/// fails as the message asks.
+fn atomic_routing(report: mpsc::UnboundedSender<ReplyChannel>, go: Arc<Notify>) -> Routing {
+    let consumer = Consumer::from_async("atomic", move |m: Message| {
+        let report = report.clone();
+        let go = go.clone();
+        async move {
+            m.reply_channel.send_text("held").await?;
+            let _ = report.send(m.reply_channel.clone());
+            go.notified().await;
+            if m.text() == Some("fail") {
+                return Err(Error::InvalidMessage("asked to fail".into()));
+            }
+            Ok(())
+        }
+    })
+    .atomic();
+    Routing::new().route(Route::to("websocket.receive", None, consumer))
+}
+
+#[tokio::test]
+async fn an_atomic_consumers_sends_leave_when_it_returns_ok() {
+    let (report, mut reports) = mpsc::unbounded_channel();
+    let go = Arc::new(Notify::new());
+    let (server, _) = start(atomic_routing(report, go.clone())).await;
+    let mut ws = connect(server.local_addr(), "/").await;
+    send_text(&mut ws, "succeed").await;
+    let reply = reports.recv().await.unwrap();
+    // Sent from outside while the consumer still holds "held": it arrives first.
+    tokio::spawn(async move { reply.send_text("outside").await })
+        .await
+        .unwrap()
+        .unwrap();
+    go.notify_one();
+    assert_eq!(next_text(&mut ws).await, "outside");
+    assert_eq!(next_text(&mut ws).await, "held");
+}
+
+#[tokio::test]
+async fn an_atomic_consumers_sends_are_discarded_when_it_fails() {
+    let (report, mut reports) = mpsc::unbounded_channel();
+    let go = Arc::new(Notify::new());
+    let (server, _) = start(atomic_routing(report, go.clone())).await;
+    let mut ws = connect(server.local_addr(), "/").await;
+    send_text(&mut ws, "fail").await;
+    reports.recv().await.unwrap();
+    go.notify_one();
+    // The close comes with nothing before it: "held" was discarded.
+    assert_eq!(ws.receive_close().await.unwrap(), 1011);
+}

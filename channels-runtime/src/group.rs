@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::layer::{ChannelLayer, LayerMessage};
 use crate::names::{validate_channel_name, validate_group_name};
-use crate::{Error, ReplyChannel, Result, asgi, context};
+use crate::{Error, ReplyChannel, Result, asgi, context, deferred};
 
 /// A group of channels that receive the same messages (Channels' `Group`).
 ///
@@ -120,7 +120,19 @@ impl Group {
     }
 
     /// Sends a layer message to every member.
+    ///
+    /// Never waits for slow members: one whose channel is full misses this message (see
+    /// [`ChannelLayer::group_send`]). Inside an atomic consumer the send is held until it returns.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
+        if deferred::holding() {
+            let this = self.clone();
+            deferred::hold(move || Box::pin(async move { this.send_now(message).await }));
+            return Ok(());
+        }
+        self.send_now(message).await
+    }
+
+    async fn send_now(&self, message: LayerMessage) -> Result<()> {
         Ok(self
             .layer_or_current()?
             .group_send(&self.name, message)
@@ -205,8 +217,17 @@ impl Channel {
         self.send_message(message).await
     }
 
-    /// Sends a layer message.
+    /// Sends a layer message. Inside an atomic consumer the send is held until it returns.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
+        if deferred::holding() {
+            let this = self.clone();
+            deferred::hold(move || Box::pin(async move { this.send_now(message).await }));
+            return Ok(());
+        }
+        self.send_now(message).await
+    }
+
+    async fn send_now(&self, message: LayerMessage) -> Result<()> {
         let layer = match &self.layer {
             Some(layer) => layer.clone(),
             None => context::current_layer()?,

@@ -6,6 +6,7 @@
 
 mod asgi;
 mod context;
+mod deferred;
 mod error;
 mod group;
 mod http;

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use serde::de::DeserializeOwned;
 
 use crate::Message;
-use crate::routing::{Consumer, ConsumerResult, Invocation, PathParams, Route};
+use crate::routing::{Consumer, ConsumerResult, FromCapture, Invocation, PathParams, Route};
 
 pub use tokio::sync::Mutex as AsyncMutex;
 
@@ -28,9 +28,9 @@ pub struct Need {
 
 /// A function consumer: implemented by `#[consumer]` on the companion of a `fn`.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a consumer function",
+    message = "this is not a `#[consumer]` function",
     label = "not a `#[consumer]` function",
-    note = "add `#[consumer]` above the function; for a class-based consumer write `route_class({Self}, ...)`"
+    note = "add `#[consumer]` above its `fn`; a class-based consumer (a type with a `#[consumer] impl` block) is routed with `route_class(Type, ...)`"
 )]
 pub trait FnConsumer {
     /// The consumer's name, for logs.
@@ -43,13 +43,34 @@ pub trait FnConsumer {
     const GROUPS: &'static [&'static str];
     /// Parses the captures and binds them to the consumer; `None` when one does not parse.
     fn bind(params: &PathParams) -> Option<Consumer>;
+
+    /// A route to this consumer, with its declared groups.
+    fn route(event: &str, path: Option<&str>) -> Route
+    where
+        Self: Sized + 'static,
+    {
+        Route::new(event, path, Self::NAME, Self::bind).with_groups(Self::GROUPS.iter().copied())
+    }
+}
+
+/// What `channel_routing!` finds for a routed function that has no `#[consumer]` companion.
+///
+/// The table imports the routed path explicitly, next to a glob import of [`consumer_fallback`]: in
+/// the type namespace, the explicit import (the companion) shadows the glob when it exists; when it
+/// doesn't, this type is found, and not being a [`FnConsumer`] is reported at the routed path.
+#[derive(Debug)]
+pub struct NotAConsumer;
+
+/// Glob-imported by `channel_routing!` under the name it resolves consumers by; see [`NotAConsumer`].
+pub mod consumer_fallback {
+    pub use super::NotAConsumer as C;
 }
 
 /// A class-based consumer: implemented by `#[consumer]` on an `impl` block.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a class-based consumer",
     label = "no `#[consumer]` impl block for this type",
-    note = "add `#[consumer]` above `impl {Self} {{ ... }}` (the block with `connect`, `receive`, `disconnect` and event handlers)"
+    note = "a class-based consumer is a type whose `impl` block has `#[consumer]` (with `connect`, `receive`, `disconnect` and event handlers); a function consumer is routed with `\"event\" => function`"
 )]
 pub trait ClassConsumer {
     /// The consumer's name, for logs.
@@ -62,16 +83,20 @@ pub trait ClassConsumer {
     const GROUPS: &'static [&'static str];
     /// Creates the per-connection instance from the captures; `None` when one does not parse.
     fn bind(params: &PathParams) -> Option<Consumer>;
+
+    /// A route to this consumer (every `websocket.*` event, and typed events sent to the connection),
+    /// with its declared groups.
+    fn route(path: Option<&str>) -> Route
+    where
+        Self: Sized + 'static,
+    {
+        Route::class(path, Self::NAME, Self::bind).with_groups(Self::GROUPS.iter().copied())
+    }
 }
 
-/// A route to a function consumer, with its declared groups.
-pub fn route<C: FnConsumer + 'static>(event: &str, path: Option<&str>) -> Route {
-    Route::new(event, path, C::NAME, C::bind).with_groups(C::GROUPS.iter().copied())
-}
-
-/// A route to a class-based consumer, with its declared groups.
-pub fn route_class<C: ClassConsumer + 'static>(path: Option<&str>) -> Route {
-    Route::class(path, C::NAME, C::bind).with_groups(C::GROUPS.iter().copied())
+/// A copy of a parsed capture for one run of the consumer.
+pub fn clone_capture<T: FromCapture>(value: &T) -> T {
+    value.clone()
 }
 
 const fn str_eq(a: &str, b: &str) -> bool {
@@ -89,11 +114,15 @@ const fn str_eq(a: &str, b: &str) -> bool {
     true
 }
 
+/// In a consumer's `USES`: the consumer failed its own checks (already reported), so routes don't
+/// repeat them.
+pub const ANY_CAPTURE: &str = "*";
+
 /// Whether `name` is among `uses` (a consumer's [`FnConsumer::USES`]).
 pub const fn uses(uses: &[&str], name: &str) -> bool {
     let mut i = 0;
     while i < uses.len() {
-        if str_eq(uses[i], name) {
+        if str_eq(uses[i], name) || str_eq(uses[i], ANY_CAPTURE) {
             return true;
         }
         i += 1;
@@ -126,8 +155,27 @@ pub fn handler_name(event: &str) -> Cow<'_, str> {
     }
 }
 
+/// Whether Channels dispatches `event` to the method `handler` (dots become underscores).
+pub fn is_handler(event: &str, handler: &str) -> bool {
+    event.len() == handler.len()
+        && event
+            .bytes()
+            .zip(handler.bytes())
+            .all(|(e, h)| e == h || (e == b'.' && h == b'_'))
+}
+
+/// A type an event handler's payload parameter can have: anything `serde` can deserialize.
+#[diagnostic::on_unimplemented(
+    message = "event handler parameter type `{Self}` can't be built from the event's JSON",
+    label = "this type doesn't implement `serde::Deserialize`",
+    note = "add `#[derive(serde::Deserialize)]` to `{Self}` (its fields are the event's keys), or take `serde_json::Value`"
+)]
+pub trait FromEvent: DeserializeOwned {}
+
+impl<T: DeserializeOwned> FromEvent for T {}
+
 /// The typed payload of an event sent to a class-based consumer; `None` (logged) when it doesn't fit.
-pub fn event_payload<T: DeserializeOwned>(consumer: &'static str, message: &Message) -> Option<T> {
+pub fn event_payload<T: FromEvent>(consumer: &'static str, message: &Message) -> Option<T> {
     let value = serde_json::Value::Object(message.content.payload().cloned().unwrap_or_default());
     match serde_json::from_value(value) {
         Ok(event) => Some(event),

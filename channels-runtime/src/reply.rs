@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::layer::queue::Queue;
 use crate::layer::{ChannelLayer, LayerMessage};
-use crate::{Error, HttpResponse, Result, asgi, context};
+use crate::{Error, HttpResponse, Result, asgi, context, deferred};
 
 /// The reply channel of a connection (Channels' `message.reply_channel`).
 ///
@@ -89,6 +89,20 @@ impl ReplyChannel {
     /// Cancel-safe: the message is queued in the poll that returns `Ok`, or not at all.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
         let inner = self.inner.as_ref().ok_or(Error::NoReplyChannel)?;
+        if deferred::holding() {
+            let this = self.clone();
+            deferred::hold(move || Box::pin(async move { this.send_now(message).await }));
+            return Ok(());
+        }
+        self.send_now_to(inner, message).await
+    }
+
+    async fn send_now(&self, message: LayerMessage) -> Result<()> {
+        let inner = self.inner.as_ref().ok_or(Error::NoReplyChannel)?;
+        self.send_now_to(inner, message).await
+    }
+
+    async fn send_now_to(&self, inner: &Inner, message: LayerMessage) -> Result<()> {
         match &inner.local {
             Some(queue) => queue.push_wait(message).await.map_err(Error::from),
             None => inner

@@ -91,6 +91,7 @@ impl<E: fmt::Display> IntoConsumerResult for Result<(), E> {
 pub struct Consumer {
     name: &'static str,
     call: Arc<dyn Fn(Message) -> Invocation + Send + Sync>,
+    atomic: bool,
 }
 
 impl fmt::Debug for Consumer {
@@ -110,6 +111,7 @@ impl Consumer {
         Consumer {
             name,
             call: Arc::new(call),
+            atomic: false,
         }
     }
 
@@ -137,6 +139,26 @@ impl Consumer {
             let f = f.clone();
             Invocation::Blocking(Box::new(move || f(message).into_consumer_result()))
         })
+    }
+
+    /// Holds every send this consumer makes (reply channel, group, channel) until it returns, then sends
+    /// them in order if it returned `Ok` and discards them if it failed: Channels 1.x's behaviour, as an
+    /// opt-in. Applies to async consumers; a sync consumer's sends always leave at once.
+    ///
+    /// ```
+    /// use channels_runtime::routing::Consumer;
+    /// use channels_runtime::Message;
+    /// let all_or_nothing = Consumer::from_async("transfer", |_m: Message| async {}).atomic();
+    /// assert!(all_or_nothing.is_atomic());
+    /// ```
+    pub fn atomic(mut self) -> Self {
+        self.atomic = true;
+        self
+    }
+
+    /// Whether sends are held until the consumer returns (see [`atomic`](Self::atomic)).
+    pub fn is_atomic(&self) -> bool {
+        self.atomic
     }
 
     /// The consumer's name, for logs.

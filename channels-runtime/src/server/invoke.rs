@@ -7,9 +7,9 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 
 use crate::Message;
-use crate::context;
 use crate::layer::ChannelLayer;
 use crate::routing::{Consumer, ConsumerError, ConsumerFuture, Invocation};
+use crate::{context, deferred};
 
 /// How a consumer run ended, when it did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,28 @@ pub(crate) fn start(
         Err(panic) => {
             let failure = Failure::Panic(panic);
             Box::pin(async move { Err(failure) })
+        }
+        Ok(Invocation::Async(fut)) if consumer.is_atomic() => {
+            let fut: ConsumerFuture = fut;
+            let guarded = AssertUnwindSafe(fut).catch_unwind();
+            let scoped = context::scope(layer.clone(), async move {
+                let (outcome, held) = deferred::run_holding(guarded).await;
+                match outcome {
+                    Ok(Ok(())) => Ok(deferred::flush(held)
+                        .await
+                        .map_err(|e| Failure::Error(e.to_string()))?),
+                    Ok(Err(ConsumerError(e))) => {
+                        tracing::debug!(
+                            consumer = name,
+                            discarded = held.len(),
+                            "atomic consumer failed; its sends are discarded"
+                        );
+                        Err(Failure::Error(e))
+                    }
+                    Err(panic) => Err(Failure::Panic(panic_text(&*panic))),
+                }
+            });
+            Box::pin(scoped)
         }
         Ok(Invocation::Async(fut)) => {
             let fut: ConsumerFuture = fut;
