@@ -22,7 +22,7 @@ tokio::task_local! {
 
 /// Holds `send` until the atomic consumer running on this task returns. Call only where
 /// [`holding`] is true; elsewhere the send is run by nobody, so this logs it as a bug.
-pub(crate) fn hold(send: impl FnOnce() -> BoxFuture<'static, Result<()>> + Send + 'static) {
+fn hold(send: impl FnOnce() -> BoxFuture<'static, Result<()>> + Send + 'static) {
     let held = HELD.try_with(|held| {
         held.lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -31,6 +31,24 @@ pub(crate) fn hold(send: impl FnOnce() -> BoxFuture<'static, Result<()>> + Send 
     if held.is_err() {
         tracing::error!("a send was held outside an atomic consumer; it is lost");
     }
+}
+
+/// Holds a send of `message` to `target` when the current task runs an atomic consumer, and hands the
+/// message back otherwise, so the caller sends it at once. `send` is how to send it later.
+pub(crate) fn try_hold<T: Send + 'static>(
+    target: &T,
+    message: crate::layer::LayerMessage,
+    send: fn(T, crate::layer::LayerMessage) -> BoxFuture<'static, Result<()>>,
+) -> Option<crate::layer::LayerMessage>
+where
+    T: Clone,
+{
+    if !holding() {
+        return Some(message);
+    }
+    let target = target.clone();
+    hold(move || send(target, message));
+    None
 }
 
 /// Runs `future` with sends held; returns its output and the held sends, in order.
@@ -53,6 +71,6 @@ pub(crate) async fn flush(held: Vec<Send_>) -> Result<()> {
 }
 
 /// Whether sends are held here (inside an atomic consumer).
-pub(crate) fn holding() -> bool {
+fn holding() -> bool {
     HELD.try_with(|_| ()).is_ok()
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::layer::{ChannelLayer, LayerMessage};
-use crate::names::{validate_channel_name, validate_group_name};
+use crate::names::{NameError, validate_channel_name, validate_group_name};
 use crate::{Error, ReplyChannel, Result, asgi, context, deferred};
 
 /// A group of channels that receive the same messages (Channels' `Group`).
@@ -30,8 +30,35 @@ use crate::{Error, ReplyChannel, Result, asgi, context, deferred};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Group {
+    target: Target,
+}
+
+/// What a [`Group`] and a [`Channel`] have in common: a checked name, and maybe a bound layer.
+#[derive(Debug, Clone)]
+struct Target {
     name: Cow<'static, str>,
     layer: Option<Arc<dyn ChannelLayer>>,
+}
+
+impl Target {
+    fn new(name: String, validate: fn(&str) -> Result<(), NameError>) -> Result<Target> {
+        validate(&name).map_err(|reason| Error::InvalidName {
+            name: name.clone(),
+            reason,
+        })?;
+        Ok(Target {
+            name: Cow::Owned(name),
+            layer: None,
+        })
+    }
+
+    /// The bound layer, or the current one.
+    fn layer(&self) -> Result<Arc<dyn ChannelLayer>> {
+        match &self.layer {
+            Some(layer) => Ok(layer.clone()),
+            None => context::current_layer(),
+        }
+    }
 }
 
 impl Group {
@@ -45,14 +72,8 @@ impl Group {
     /// assert!(Group::new("room with spaces").is_err());
     /// ```
     pub fn new(name: impl Into<String>) -> Result<Group> {
-        let name = name.into();
-        validate_group_name(&name).map_err(|reason| Error::InvalidName {
-            name: name.clone(),
-            reason,
-        })?;
         Ok(Group {
-            name: Cow::Owned(name),
-            layer: None,
+            target: Target::new(name.into(), validate_group_name)?,
         })
     }
 
@@ -60,47 +81,44 @@ impl Group {
     #[doc(hidden)]
     pub const fn from_checked(name: &'static str) -> Group {
         Group {
-            name: Cow::Borrowed(name),
-            layer: None,
+            target: Target {
+                name: Cow::Borrowed(name),
+                layer: None,
+            },
         }
     }
 
     /// Binds this group to `layer`.
     pub fn with_layer(mut self, layer: Arc<dyn ChannelLayer>) -> Self {
-        self.layer = Some(layer);
+        self.target.layer = Some(layer);
         self
     }
 
     /// The group's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.target.name
     }
 
-    fn layer_or_current(&self) -> Result<Arc<dyn ChannelLayer>> {
-        match &self.layer {
-            Some(layer) => Ok(layer.clone()),
-            None => context::current_layer(),
-        }
+    /// The layer for a membership change of `channel`: the group's own, else the channel's, else the current.
+    fn layer_for<'c>(&self, channel: &'c ReplyChannel) -> Result<(Arc<dyn ChannelLayer>, &'c str)> {
+        let name = channel.name().ok_or(Error::NoReplyChannel)?;
+        let layer = match (&self.target.layer, channel.layer()) {
+            (Some(layer), _) | (None, Some(layer)) => layer.clone(),
+            (None, None) => context::current_layer()?,
+        };
+        Ok((layer, name))
     }
 
     /// Adds a reply channel to the group (`Group("chat").add(message.reply_channel)`).
     pub async fn add(&self, channel: &ReplyChannel) -> Result<()> {
-        let name = channel.name().ok_or(Error::NoReplyChannel)?;
-        let layer = match (&self.layer, channel.layer()) {
-            (Some(layer), _) | (None, Some(layer)) => layer.clone(),
-            (None, None) => context::current_layer()?,
-        };
-        Ok(layer.group_add(&self.name, name).await?)
+        let (layer, name) = self.layer_for(channel)?;
+        Ok(layer.group_add(self.name(), name).await?)
     }
 
     /// Removes a reply channel from the group; removing a non-member is fine.
     pub async fn discard(&self, channel: &ReplyChannel) -> Result<()> {
-        let name = channel.name().ok_or(Error::NoReplyChannel)?;
-        let layer = match (&self.layer, channel.layer()) {
-            (Some(layer), _) | (None, Some(layer)) => layer.clone(),
-            (None, None) => context::current_layer()?,
-        };
-        Ok(layer.group_discard(&self.name, name).await?)
+        let (layer, name) = self.layer_for(channel)?;
+        Ok(layer.group_discard(self.name(), name).await?)
     }
 
     /// Sends a message given as Channels' dict (`{"text": ...}`, or an event with a `type` key) to every
@@ -124,18 +142,19 @@ impl Group {
     /// Never waits for slow members: one whose channel is full misses this message (see
     /// [`ChannelLayer::group_send`]). Inside an atomic consumer the send is held until it returns.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
-        if deferred::holding() {
-            let this = self.clone();
-            deferred::hold(move || Box::pin(async move { this.send_now(message).await }));
-            return Ok(());
+        match deferred::try_hold(self, message, |this, message| {
+            Box::pin(async move { this.send_now(message).await })
+        }) {
+            Some(message) => self.send_now(message).await,
+            None => Ok(()),
         }
-        self.send_now(message).await
     }
 
     async fn send_now(&self, message: LayerMessage) -> Result<()> {
         Ok(self
-            .layer_or_current()?
-            .group_send(&self.name, message)
+            .target
+            .layer()?
+            .group_send(self.name(), message)
             .await?)
     }
 
@@ -180,33 +199,26 @@ macro_rules! group {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Channel {
-    name: Cow<'static, str>,
-    layer: Option<Arc<dyn ChannelLayer>>,
+    target: Target,
 }
 
 impl Channel {
     /// A channel by name, checked against Channels' rule.
     pub fn new(name: impl Into<String>) -> Result<Channel> {
-        let name = name.into();
-        validate_channel_name(&name).map_err(|reason| Error::InvalidName {
-            name: name.clone(),
-            reason,
-        })?;
         Ok(Channel {
-            name: Cow::Owned(name),
-            layer: None,
+            target: Target::new(name.into(), validate_channel_name)?,
         })
     }
 
     /// Binds this channel to `layer`.
     pub fn with_layer(mut self, layer: Arc<dyn ChannelLayer>) -> Self {
-        self.layer = Some(layer);
+        self.target.layer = Some(layer);
         self
     }
 
     /// The channel's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.target.name
     }
 
     /// Sends a JSON object to the channel. Fails with [`Error::ChannelFull`] when it holds `capacity`
@@ -219,20 +231,16 @@ impl Channel {
 
     /// Sends a layer message. Inside an atomic consumer the send is held until it returns.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
-        if deferred::holding() {
-            let this = self.clone();
-            deferred::hold(move || Box::pin(async move { this.send_now(message).await }));
-            return Ok(());
+        match deferred::try_hold(self, message, |this, message| {
+            Box::pin(async move { this.send_now(message).await })
+        }) {
+            Some(message) => self.send_now(message).await,
+            None => Ok(()),
         }
-        self.send_now(message).await
     }
 
     async fn send_now(&self, message: LayerMessage) -> Result<()> {
-        let layer = match &self.layer {
-            Some(layer) => layer.clone(),
-            None => context::current_layer()?,
-        };
-        Ok(layer.send(&self.name, message).await?)
+        Ok(self.target.layer()?.send(self.name(), message).await?)
     }
 
     /// [`send`](Self::send) for sync code.

@@ -88,21 +88,19 @@ impl ReplyChannel {
     /// # Cancel safety
     /// Cancel-safe: the message is queued in the poll that returns `Ok`, or not at all.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
-        let inner = self.inner.as_ref().ok_or(Error::NoReplyChannel)?;
-        if deferred::holding() {
-            let this = self.clone();
-            deferred::hold(move || Box::pin(async move { this.send_now(message).await }));
-            return Ok(());
+        if self.inner.is_none() {
+            return Err(Error::NoReplyChannel);
         }
-        self.send_now_to(inner, message).await
+        match deferred::try_hold(self, message, |this, message| {
+            Box::pin(async move { this.send_now(message).await })
+        }) {
+            Some(message) => self.send_now(message).await,
+            None => Ok(()),
+        }
     }
 
     async fn send_now(&self, message: LayerMessage) -> Result<()> {
         let inner = self.inner.as_ref().ok_or(Error::NoReplyChannel)?;
-        self.send_now_to(inner, message).await
-    }
-
-    async fn send_now_to(&self, inner: &Inner, message: LayerMessage) -> Result<()> {
         match &inner.local {
             Some(queue) => queue.push_wait(message).await.map_err(Error::from),
             None => inner

@@ -75,19 +75,11 @@ pub async fn close_code(ws: &mut Ws) -> u16 {
 
 /// A plain HTTP GET: status and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    tokio::time::timeout(GUARD, stream.read_to_end(&mut raw))
-        .await
-        .expect("response in time")
-        .expect("read");
-    parse_response(&raw)
+    raw_request(addr, request.as_bytes()).await
 }
 
-/// Sends raw bytes as an HTTP request and returns the status.
+/// Sends raw bytes as an HTTP request; returns the status and body of the answer.
 pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(addr).await.expect("connect");

@@ -63,6 +63,30 @@ fn is_upgrade(req: &Request<Incoming>) -> bool {
     has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket")
 }
 
+/// A new process-local channel and the reply channel that writes to it, or the 503 to answer with.
+async fn open_reply_channel(
+    shared: &Shared,
+    prefix: &str,
+) -> Result<(crate::layer::Inbox, ReplyChannel), Response<Body>> {
+    match shared.layer.new_channel(prefix).await {
+        Ok(inbox) => {
+            let reply = ReplyChannel::local(
+                inbox.shared_name(),
+                inbox.queue().clone(),
+                shared.layer.clone(),
+            );
+            Ok((inbox, reply))
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not create a reply channel");
+            Err(plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+            ))
+        }
+    }
+}
+
 /// Answers one request.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
@@ -105,18 +129,10 @@ async fn http(
             return plain(StatusCode::BAD_REQUEST, "Bad request body");
         }
     };
-    let inbox = match shared.layer.new_channel("http.response.").await {
-        Ok(inbox) => inbox,
-        Err(error) => {
-            tracing::error!(%error, "could not create a reply channel");
-            return plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-        }
+    let (inbox, reply) = match open_reply_channel(&shared, "http.response.").await {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
-    let reply = ReplyChannel::local(
-        inbox.shared_name(),
-        inbox.queue().clone(),
-        shared.layer.clone(),
-    );
     let message = MessageBuilder::new(events::HTTP_REQUEST, scope)
         .bytes(body)
         .build(reply);
@@ -192,18 +208,10 @@ async fn websocket(
             return plain(StatusCode::FORBIDDEN, "Forbidden");
         }
     };
-    let inbox = match shared.layer.new_channel("specific.").await {
-        Ok(inbox) => inbox,
-        Err(error) => {
-            tracing::error!(%error, "could not create a reply channel");
-            return plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-        }
+    let (inbox, reply) = match open_reply_channel(&shared, "specific.").await {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
-    let reply = ReplyChannel::local(
-        inbox.shared_name(),
-        inbox.queue().clone(),
-        shared.layer.clone(),
-    );
     for group in &bindings.groups {
         if let Err(error) = shared.layer.group_add(group, inbox.name()).await {
             tracing::error!(%error, group, "could not join declared group");
