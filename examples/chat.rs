@@ -4,7 +4,6 @@
 //! The seed's Group chat: every WebSocket joins group "chat"; each text T goes to every member, the sender
 //! included, as "[user] T"; a closed connection leaves the group. `GET /` serves the test page.
 use channels::prelude::*;
-use clap::Parser;
 
 mod common;
 
@@ -74,9 +73,5 @@ pub fn channel_routing() -> Routing {
 
 #[tokio::main]
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let args = common::Args::parse();
-    common::init_logging();
-    let server = args.layer_for(Server::new(channel_routing())).await?;
-    server.run(&args.bind).await?;
-    Ok(())
+    common::serve(channel_routing()).await
 }

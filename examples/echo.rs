@@ -3,7 +3,6 @@
 //! The seed's first program: every text frame comes back as the same text, every binary frame as the
 //! same bytes, on any path.
 use channels::prelude::*;
-use clap::Parser;
 
 mod common;
 
@@ -30,9 +29,5 @@ pub fn channel_routing() -> Routing {
 
 #[tokio::main]
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let args = common::Args::parse();
-    common::init_logging();
-    let server = args.layer_for(Server::new(channel_routing())).await?;
-    server.run(&args.bind).await?;
-    Ok(())
+    common::serve(channel_routing()).await
 }

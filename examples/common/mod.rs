@@ -32,6 +32,16 @@ impl Args {
     }
 }
 
+/// The whole `main` of a simple example: parse the options, log, serve `routing` until stopped.
+#[allow(dead_code)] // examples with work of their own beside serving (ticker) use the pieces instead
+pub async fn serve(routing: Routing) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    init_logging();
+    let server = args.layer_for(Server::new(routing)).await?;
+    server.run(&args.bind).await?;
+    Ok(())
+}
+
 /// Logs to stderr at `info` (override with `RUST_LOG`).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
