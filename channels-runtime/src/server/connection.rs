@@ -117,7 +117,7 @@ impl Connection {
             let has_running = running.is_some();
             let current = &mut running;
             let run_next = std::future::poll_fn(|cx| match current {
-                Some((_, _, run)) => run.as_mut().poll(cx),
+                Some((_, _, run)) => std::pin::Pin::new(run).poll(cx),
                 None => std::task::Poll::Pending,
             });
             tokio::select! {

@@ -1,10 +1,14 @@
-//! Running one consumer invocation: async ones on the caller's task with the layer in scope and panics
-//! caught, sync ones on tokio's blocking pool.
+//! Running one consumer invocation: async ones on the caller's task with panics caught, sync ones on
+//! tokio's blocking pool.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 
 use crate::Message;
 use crate::layer::ChannelLayer;
@@ -20,7 +24,61 @@ pub(crate) enum Failure {
     Panic(String),
 }
 
-pub(crate) type RunFuture = futures_util::future::BoxFuture<'static, Result<(), Failure>>;
+/// A consumer run in progress.
+///
+/// An async consumer's own boxed future is polled directly (no second box), with panics caught at each
+/// poll. Callers run it on a task that has the layer in scope (see `context::scope`), so that groups and
+/// channels without a bound layer find it.
+pub(crate) struct RunFuture {
+    state: RunState,
+}
+
+enum RunState {
+    /// An async consumer, polled directly.
+    Direct(ConsumerFuture),
+    /// Anything that needed wrapping: a sync consumer's blocking task, an atomic consumer, a failure.
+    Wrapped(BoxFuture<'static, Result<(), Failure>>),
+    /// Polled to the end already.
+    Done,
+}
+
+impl RunFuture {
+    fn wrapped(future: impl Future<Output = Result<(), Failure>> + Send + 'static) -> Self {
+        RunFuture {
+            state: RunState::Wrapped(Box::pin(future)),
+        }
+    }
+
+    /// A run that has already ended with `outcome` (an accepted connect consumer that failed at once).
+    pub(crate) fn ended(outcome: Result<(), Failure>) -> Self {
+        RunFuture::wrapped(std::future::ready(outcome))
+    }
+}
+
+impl Future for RunFuture {
+    type Output = Result<(), Failure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let outcome = match &mut self.state {
+            RunState::Direct(future) => {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(Ok(()))) => Ok(()),
+                    Ok(Poll::Ready(Err(ConsumerError(e)))) => Err(Failure::Error(e)),
+                    Err(panic) => Err(Failure::Panic(panic_text(&*panic))),
+                }
+            }
+            RunState::Wrapped(future) => match future.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(outcome) => outcome,
+            },
+            RunState::Done => Err(Failure::Panic("consumer run polled after it ended".into())),
+        };
+        // Drop the consumer's future now: a panicked one must never be polled again.
+        self.state = RunState::Done;
+        Poll::Ready(outcome)
+    }
+}
 
 /// Starts `consumer` on `message`; the returned future runs it to the end.
 pub(crate) fn start(
@@ -30,46 +88,36 @@ pub(crate) fn start(
 ) -> RunFuture {
     let name = consumer.name();
     match catch(|| consumer.invoke(message)) {
-        Err(panic) => {
-            let failure = Failure::Panic(panic);
-            Box::pin(async move { Err(failure) })
-        }
+        Err(panic) => RunFuture::ended(Err(Failure::Panic(panic))),
         Ok(Invocation::Async(fut)) if consumer.is_atomic() => {
-            let fut: ConsumerFuture = fut;
-            let guarded = AssertUnwindSafe(fut).catch_unwind();
-            let scoped = context::scope(layer.clone(), async move {
+            let guarded = RunFuture {
+                state: RunState::Direct(fut),
+            };
+            RunFuture::wrapped(async move {
                 let (outcome, held) = deferred::run_holding(guarded).await;
                 match outcome {
-                    Ok(Ok(())) => Ok(deferred::flush(held)
+                    Ok(()) => deferred::flush(held)
                         .await
-                        .map_err(|e| Failure::Error(e.to_string()))?),
-                    Ok(Err(ConsumerError(e))) => {
+                        .map_err(|e| Failure::Error(e.to_string())),
+                    Err(failure) => {
                         tracing::debug!(
                             consumer = name,
                             discarded = held.len(),
                             "atomic consumer failed; its sends are discarded"
                         );
-                        Err(Failure::Error(e))
+                        Err(failure)
                     }
-                    Err(panic) => Err(Failure::Panic(panic_text(&*panic))),
                 }
-            });
-            Box::pin(scoped)
+            })
         }
-        Ok(Invocation::Async(fut)) => {
-            let fut: ConsumerFuture = fut;
-            let scoped = context::scope(layer.clone(), AssertUnwindSafe(fut).catch_unwind());
-            Box::pin(scoped.map(|outcome| match outcome {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(ConsumerError(e))) => Err(Failure::Error(e)),
-                Err(panic) => Err(Failure::Panic(panic_text(&*panic))),
-            }))
-        }
+        Ok(Invocation::Async(fut)) => RunFuture {
+            state: RunState::Direct(fut),
+        },
         Ok(Invocation::Blocking(body)) => {
             let handle = tokio::runtime::Handle::current();
             let layer = layer.clone();
             let task = tokio::task::spawn_blocking(move || context::run_sync(handle, layer, body));
-            Box::pin(task.map(move |joined| match joined {
+            RunFuture::wrapped(task.map(move |joined| match joined {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(ConsumerError(e))) => Err(Failure::Error(e)),
                 Err(join) if join.is_panic() => {

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use super::Shared;
 use super::bindings::{BindError, Bindings};
 use super::connection::Connection;
-use super::invoke::{self, Failure};
+use super::invoke;
 use crate::ReplyChannel;
 use crate::layer::LayerMessage;
 use crate::message::{MessageBuilder, Scope, events};
@@ -89,6 +89,16 @@ async fn open_reply_channel(
 
 /// Answers one request.
 pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    client: Option<std::net::SocketAddr>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    // Consumers run on this task (and on the connection's task below) with the server's layer in scope.
+    let layer = shared.layer.clone();
+    crate::context::scope(layer, answer(shared, client, req)).await
+}
+
+async fn answer(
     shared: Arc<Shared>,
     client: Option<std::net::SocketAddr>,
     req: Request<Incoming>,
@@ -290,7 +300,7 @@ async fn websocket(
                 running = Some((
                     consumer.name(),
                     events::WEBSOCKET_CONNECT,
-                    Box::pin(async move { Err::<(), Failure>(failure) }) as invoke::RunFuture,
+                    invoke::RunFuture::ended(Err(failure)),
                 ));
             }
             decision
@@ -322,7 +332,8 @@ async fn websocket(
         shutdown: shared.shutdown.clone(),
     };
     let tracker = shared.connections.clone();
-    tokio::spawn(async move {
+    let layer = shared.layer.clone();
+    tokio::spawn(crate::context::scope(layer, async move {
         let _guard = tracker.enter();
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -344,7 +355,7 @@ async fn websocket(
                 .await;
             }
         }
-    });
+    }));
 
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
