@@ -35,14 +35,11 @@ fn hold(send: impl FnOnce() -> BoxFuture<'static, Result<()>> + Send + 'static) 
 
 /// Holds a send of `message` to `target` when the current task runs an atomic consumer, and hands the
 /// message back otherwise, so the caller sends it at once. `send` is how to send it later.
-pub(crate) fn try_hold<T: Send + 'static>(
+pub(crate) fn try_hold<T: Clone + Send + 'static>(
     target: &T,
     message: crate::layer::LayerMessage,
     send: fn(T, crate::layer::LayerMessage) -> BoxFuture<'static, Result<()>>,
-) -> Option<crate::layer::LayerMessage>
-where
-    T: Clone,
-{
+) -> Option<crate::layer::LayerMessage> {
     if !holding() {
         return Some(message);
     }
