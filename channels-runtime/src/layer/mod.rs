@@ -167,6 +167,14 @@ impl Inbox {
         self.queue.pop().await
     }
 
+    /// Polls for the next message (for a single reader that polls by hand).
+    pub(crate) fn poll_recv(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<LayerMessage> {
+        self.queue.poll_pop(cx)
+    }
+
     /// Takes the next message if one is waiting.
     pub fn try_recv(&self) -> Option<LayerMessage> {
         self.queue.try_pop()

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -19,6 +20,8 @@ use super::{LayerError, LayerMessage};
 pub(crate) struct Queue {
     items: Mutex<VecDeque<(Instant, LayerMessage)>>,
     notify: Notify,
+    /// The single poll-based reader of a process-local channel (its connection), if any.
+    reader: AtomicWaker,
     /// Wakes senders waiting for room ([`Queue::push_wait`]); only signalled while someone waits.
     space: Notify,
     space_waiters: AtomicUsize,
@@ -33,6 +36,7 @@ impl Queue {
         Queue {
             items: Mutex::new(VecDeque::new()),
             notify: Notify::new(),
+            reader: AtomicWaker::new(),
             space: Notify::new(),
             space_waiters: AtomicUsize::new(0),
             capacity,
@@ -62,9 +66,14 @@ impl Queue {
                     return Err(LayerError::ChannelFull);
                 }
             }
+            if items.capacity() == 0 {
+                // Most reply channels hold one message at a time: start small, grow when needed.
+                items.reserve_exact(1);
+            }
             items.push_back((now, message));
         }
         self.notify.notify_one();
+        self.reader.wake();
         Ok(())
     }
 
@@ -130,6 +139,22 @@ impl Queue {
                 return message;
             }
             self.notify.notified().await;
+        }
+    }
+
+    /// Polls for the next unexpired message: the poll-based form of [`Queue::pop`], for a single reader
+    /// that keeps its registration between polls (the connection task).
+    pub(crate) fn poll_pop(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<LayerMessage> {
+        if let Some(message) = self.try_pop() {
+            return std::task::Poll::Ready(message);
+        }
+        self.reader.register(cx.waker());
+        match self.try_pop() {
+            Some(message) => std::task::Poll::Ready(message),
+            None => std::task::Poll::Pending,
         }
     }
 

@@ -8,7 +8,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 ///
 /// The defaults follow Daphne for what a peer can send (1 MiB per message and per frame, larger ones close
 /// with 1009) and are sized for many mostly idle connections rather than for raw throughput: tungstenite's
-/// own defaults (128 KiB read buffer, 64 MiB messages) cost about 138 KB per connection.
+/// own defaults (128 KiB read buffer, 64 MiB messages) cost about 138 KB per connection; these cost about
+/// 5 KB.
 ///
 /// ```
 /// use channels_runtime::ServerConfig;
@@ -21,7 +22,10 @@ pub struct ServerConfig {
     pub max_message_size: usize,
     /// Largest WebSocket frame accepted, in bytes. Default 1 MiB.
     pub max_frame_size: usize,
-    /// Bytes read from the socket at a time. Default 4 KiB; larger messages still work, in several reads.
+    /// Bytes read from the socket at a time. Default 1 KiB: the read buffer is the largest part of an idle
+    /// connection's memory (about 5 KB in all with this default, against 138 KB with tungstenite's
+    /// defaults; see BENCHMARKS.md). Messages up to `max_message_size` still work, in several reads; raise
+    /// this for services that mostly move large messages.
     pub read_buffer_size: usize,
     /// Outgoing bytes buffered before a write to the socket. Default 8 KiB.
     pub write_buffer_size: usize,
@@ -41,7 +45,7 @@ impl Default for ServerConfig {
         ServerConfig {
             max_message_size: 1 << 20,
             max_frame_size: 1 << 20,
-            read_buffer_size: 4 << 10,
+            read_buffer_size: 1 << 10,
             write_buffer_size: 8 << 10,
             connect_timeout: Duration::from_secs(5),
             close_timeout: Duration::from_secs(5),

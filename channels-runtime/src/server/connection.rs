@@ -1,21 +1,26 @@
 //! One accepted WebSocket: reads frames, dispatches events in order, writes what the consumers send.
 //!
-//! The task selects over three things at once: the socket, the connection's reply channel (its inbox),
-//! and the consumer run in progress. So whatever a consumer sends leaves while it is still running, and a
+//! The task waits on three things at once: the connection's reply channel (its inbox), the consumer run
+//! in progress, and the socket. So whatever a consumer sends leaves while it is still running, and a
 //! looping consumer never blocks the reply path. Events are dispatched one at a time, in order; while a
 //! consumer runs, up to [`ServerConfig::max_pending_events`](super::ServerConfig) incoming frames are
 //! buffered, then reading pauses (TCP backpressure).
+//!
+//! The wait is one hand-written poll (not `select!`), so that the state kept per idle connection is small:
+//! this future lives as long as the connection.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::bindings::Bindings;
@@ -38,7 +43,10 @@ pub(crate) struct Connection {
     pub(crate) early: Vec<LayerMessage>,
     pub(crate) max_pending: usize,
     pub(crate) close_timeout: Duration,
-    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
+    pub(crate) shutdown: Arc<super::Shutdown>,
+    pub(crate) websocket: WebSocketConfig,
+    /// Counts this connection as open until it is dropped, disconnect consumer included.
+    pub(crate) _tracked: super::TrackerGuard,
 }
 
 /// A consumer run in progress: its name, the event it handles, and the run itself.
@@ -50,11 +58,12 @@ enum Incoming {
     Event(String, Arc<Map<String, Value>>),
 }
 
-/// Resolves when the server starts shutting down; never if the server handle went away without it.
-async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
-    if shutdown.wait_for(|stopping| *stopping).await.is_err() {
-        std::future::pending::<()>().await;
-    }
+/// What woke the connection.
+enum Wake {
+    Outbound(LayerMessage),
+    Finished(Result<(), Failure>),
+    Frame(Option<Result<WsMessage, WsError>>),
+    Shutdown,
 }
 
 /// Why the loop ended, which decides the disconnect message's `code`.
@@ -62,18 +71,65 @@ struct Ended {
     code: u16,
 }
 
+/// How a connection is to be closed.
+enum Close {
+    /// The peer closed (or vanished) with this code: answer, don't wait.
+    Received(u16),
+    /// We close, and wait for the peer's reply.
+    Send(CloseCode, &'static str),
+    /// The peer broke a limit or the protocol: close with this code at once.
+    BadInput(CloseCode, &'static str, WsError),
+}
+
 impl Connection {
-    /// Runs the connection to its end, then the disconnect consumer, then leaves the declared groups.
+    /// Completes the upgrade, runs the connection to its end, then the disconnect consumer, then leaves the
+    /// declared groups.
     ///
-    /// `running` is the connect consumer, if it accepted and is still running.
-    pub(crate) async fn run(mut self, mut socket: Socket, running: Option<Running>) {
-        // A consumer still running when the connection closes is cancelled: `serve` drops it on return.
-        let mut order: u64 = 1;
-        let ended = self.serve(&mut socket, running, &mut order).await;
+    /// `running` is the connect consumer, if it accepted and is still running. One future per connection
+    /// does all of it, so that the connection's state is stored once, not once per nesting level.
+    #[allow(clippy::manual_async_fn)] // on purpose: see the comment in the body
+    pub(crate) fn run(
+        mut self,
+        upgrade: hyper::upgrade::OnUpgrade,
+        running: Option<Running>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        // An `async` block, not an `async fn`: an async fn keeps its arguments twice in its state
+        // (rust-lang/rust#62958), and this state is paid for by every open connection.
+        async move {
+            let upgraded = match upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(error) => {
+                    tracing::debug!(%error, "upgrade failed");
+                    super::leave_groups(&self.layer, self.inbox.name(), &self.bindings.groups)
+                        .await;
+                    return;
+                }
+            };
+            // `from_raw_socket` is async in name only (it never waits); taking its result at once keeps its
+            // state out of this long-lived future.
+            let stream = TokioIo::new(upgraded);
+            let Some(mut socket) =
+                WebSocketStream::from_raw_socket(stream, Role::Server, Some(self.websocket))
+                    .now_or_never()
+            else {
+                tracing::error!("WebSocket set-up did not complete at once; connection dropped");
+                return;
+            };
+            // A consumer still running when the connection closes is cancelled: `serve` drops it on return.
+            let mut order: u64 = 1;
+            let ended = self.serve(&mut socket, running, &mut order).await;
+            drop(socket);
+            // Boxed: it runs once, at the end, and its state should not weigh on every open connection.
+            Box::pin(self.finish(order, ended.code)).await;
+        }
+    }
+
+    /// Runs the disconnect consumer, then leaves the declared groups.
+    async fn finish(self, order: u64, code: u16) {
         if let Some(consumer) = self.bindings.disconnect.clone() {
             let message = MessageBuilder::new(events::WEBSOCKET_DISCONNECT, self.scope.clone())
                 .order(order) // the next after the last event dispatched, as ASGI numbers them
-                .code(ended.code)
+                .code(code)
                 .build(self.reply.clone());
             if let Err(failure) = invoke::start(&consumer, message, &self.layer).await {
                 invoke::log_failure(consumer.name(), events::WEBSOCKET_DISCONNECT, &failure);
@@ -83,162 +139,216 @@ impl Connection {
     }
 
     /// Serves the socket until it closes; `order` counts the events dispatched (connect is 0).
-    async fn serve(
-        &mut self,
-        socket: &mut Socket,
+    #[allow(clippy::manual_async_fn)] // on purpose: see the comment in `run`
+    fn serve<'a>(
+        &'a mut self,
+        socket: &'a mut Socket,
         mut running: Option<Running>,
-        order: &mut u64,
-    ) -> Ended {
-        let mut pending: VecDeque<Incoming> = VecDeque::new();
-        let mut closing: Option<u16> = None;
-        let mut shutdown = self.shutdown.clone();
-        let close_deadline = tokio::time::sleep(Duration::MAX / 4);
-        tokio::pin!(close_deadline);
-
-        for message in std::mem::take(&mut self.early) {
-            if let Some(code) = self.write_one(socket, message, &mut pending).await {
-                closing = Some(code);
+        order: &'a mut u64,
+    ) -> impl Future<Output = Ended> + Send + 'a {
+        // An `async` block rather than an `async fn`, for the same reason as in `run`.
+        async move {
+            let mut pending: VecDeque<Incoming> = VecDeque::new();
+            let shutdown = self.shutdown.clone();
+            let mut stopping = std::pin::pin!(shutdown.raised());
+            if shutdown.is_raised() {
+                return self
+                    .close(socket, Close::Send(CloseCode::Away, "server shutting down"))
+                    .await;
             }
-        }
-        if socket.flush().await.is_err() {
-            return Ended { code: 1006 };
-        }
 
-        loop {
-            // Start the next event when nothing is running.
-            if running.is_none()
-                && closing.is_none()
-                && let Some(next) = pending.pop_front()
-            {
-                running = self.dispatch(next, *order);
-                *order += 1;
-            }
-            let can_read = pending.len() < self.max_pending || closing.is_some();
-            let has_running = running.is_some();
-            let current = &mut running;
-            let run_next = std::future::poll_fn(|cx| match current {
-                Some((_, _, run)) => std::pin::Pin::new(run).poll(cx),
-                None => std::task::Poll::Pending,
-            });
-            tokio::select! {
-                biased;
-                message = self.inbox.recv() => {
-                    if let Some(code) = self.write_one(socket, message, &mut pending).await {
-                        closing.get_or_insert(code);
-                    }
-                    // Batch whatever else is ready before flushing once.
-                    let mut budget = 64;
-                    while budget > 0 {
-                        let Some(message) = self.inbox.try_recv() else { break };
-                        if let Some(code) = self.write_one(socket, message, &mut pending).await {
-                            closing.get_or_insert(code);
-                        }
-                        budget -= 1;
-                    }
-                    if socket.flush().await.is_err() {
-                        return Ended { code: closing.unwrap_or(1006) };
-                    }
-                    if closing.is_some() {
-                        close_deadline.as_mut().reset(tokio::time::Instant::now() + self.close_timeout);
-                    }
+            for message in std::mem::take(&mut self.early) {
+                if let Err(close) = self.write(socket, message, &mut pending).await {
+                    return self.close(socket, close).await;
                 }
-                outcome = run_next, if has_running => {
-                    let Some((consumer, event, _)) = running.take() else { continue };
-                    if let Err(failure) = outcome {
+            }
+            if socket.flush().await.is_err() {
+                return Ended { code: 1006 };
+            }
+
+            loop {
+                // Start the next event when nothing is running.
+                if running.is_none()
+                    && let Some(next) = pending.pop_front()
+                {
+                    running = self.dispatch(next, *order);
+                    *order += 1;
+                }
+                let can_read = pending.len() < self.max_pending;
+                // In this order: what consumers sent, then the running consumer, then the socket.
+                let wake = std::future::poll_fn(|cx| {
+                    if let Poll::Ready(message) = self.inbox.poll_recv(cx) {
+                        return Poll::Ready(Wake::Outbound(message));
+                    }
+                    if let Some((_, _, run)) = running.as_mut()
+                        && let Poll::Ready(outcome) = Pin::new(run).poll(cx)
+                    {
+                        return Poll::Ready(Wake::Finished(outcome));
+                    }
+                    if can_read && let Poll::Ready(frame) = socket.poll_next_unpin(cx) {
+                        return Poll::Ready(Wake::Frame(frame));
+                    }
+                    if stopping.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Wake::Shutdown);
+                    }
+                    Poll::Pending
+                })
+                .await;
+                let close = match wake {
+                    Wake::Outbound(message) => {
+                        let mut outcome = self.write(socket, message, &mut pending).await;
+                        // Batch whatever else is ready before flushing once.
+                        let mut budget = 64;
+                        while outcome.is_ok() && budget > 0 {
+                            let Some(message) = self.inbox.try_recv() else {
+                                break;
+                            };
+                            outcome = self.write(socket, message, &mut pending).await;
+                            budget -= 1;
+                        }
+                        match outcome {
+                            Err(close) => close,
+                            Ok(()) => match socket.flush().await {
+                                Ok(()) => continue,
+                                Err(_) => return Ended { code: 1006 },
+                            },
+                        }
+                    }
+                    Wake::Finished(outcome) => {
+                        let Some((consumer, event, _)) = running.take() else {
+                            continue;
+                        };
+                        let Err(failure) = outcome else { continue };
                         invoke::log_failure(consumer, event, &failure);
-                        if closing.is_none() {
-                            let reason = match failure { Failure::Error(_) => "consumer error", Failure::Panic(_) => "consumer panicked" };
-                            let _ = socket.close(Some(CloseFrame { code: CloseCode::Error, reason: reason.into() })).await;
-                            closing = Some(1011);
-                            close_deadline.as_mut().reset(tokio::time::Instant::now() + self.close_timeout);
-                        }
+                        let reason = match failure {
+                            Failure::Error(_) => "consumer error",
+                            Failure::Panic(_) => "consumer panicked",
+                        };
+                        Close::Send(CloseCode::Error, reason)
                     }
-                }
-                frame = socket.next(), if can_read => {
-                    match frame {
-                        Some(Ok(WsMessage::Text(text))) if closing.is_none() => pending.push_back(Incoming::Text(text)),
-                        Some(Ok(WsMessage::Binary(bytes))) if closing.is_none() => pending.push_back(Incoming::Binary(bytes)),
+                    Wake::Frame(frame) => match frame {
+                        Some(Ok(WsMessage::Text(text))) => {
+                            pending.push_back(Incoming::Text(text));
+                            continue;
+                        }
+                        Some(Ok(WsMessage::Binary(bytes))) => {
+                            pending.push_back(Incoming::Binary(bytes));
+                            continue;
+                        }
                         Some(Ok(WsMessage::Close(frame))) => {
-                            // tungstenite queued the close reply; flushing sends it.
-                            let _ = socket.flush().await;
-                            let code = frame.map_or(1005, |f| u16::from(f.code));
-                            return Ended { code: closing.unwrap_or(code) };
+                            Close::Received(frame.map_or(1005, |f| u16::from(f.code)))
                         }
                         Some(Ok(_)) => {
-                            // Ping/pong/late data while closing: tungstenite answers pings on the next flush.
-                            let _ = socket.flush().await;
+                            // Ping or pong: tungstenite answers pings on the next flush.
+                            if socket.flush().await.is_err() {
+                                return Ended { code: 1006 };
+                            }
+                            continue;
                         }
-                        Some(Err(error)) => {
-                            let (code, reason) = match &error {
-                                WsError::Capacity(_) => (CloseCode::Size, "message too big"),
-                                WsError::Utf8(_) => (CloseCode::Invalid, "invalid UTF-8 in text frame"),
-                                WsError::Protocol(_) => (CloseCode::Protocol, "protocol error"),
-                                _ => {
-                                    tracing::debug!(%error, "connection dropped");
-                                    return Ended { code: closing.unwrap_or(1006) };
-                                }
-                            };
-                            tracing::info!(%error, code = u16::from(code), "closing connection: bad input from peer");
-                            let _ = socket.close(Some(CloseFrame { code, reason: reason.into() })).await;
-                            return Ended { code: u16::from(code) };
-                        }
-                        None => return Ended { code: closing.unwrap_or(1006) },
-                    }
-                }
-                () = stopping(&mut shutdown), if closing.is_none() => {
-                    let _ = socket.close(Some(CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() })).await;
-                    closing = Some(1001);
-                    close_deadline.as_mut().reset(tokio::time::Instant::now() + self.close_timeout);
-                }
-                () = &mut close_deadline, if closing.is_some() => {
-                    return Ended { code: closing.unwrap_or(1006) };
-                }
+                        Some(Err(error)) => match &error {
+                            WsError::Capacity(_) => {
+                                Close::BadInput(CloseCode::Size, "message too big", error)
+                            }
+                            WsError::Utf8(_) => Close::BadInput(
+                                CloseCode::Invalid,
+                                "invalid UTF-8 in text frame",
+                                error,
+                            ),
+                            WsError::Protocol(_) => {
+                                Close::BadInput(CloseCode::Protocol, "protocol error", error)
+                            }
+                            _ => {
+                                tracing::debug!(%error, "connection dropped");
+                                return Ended { code: 1006 };
+                            }
+                        },
+                        None => return Ended { code: 1006 },
+                    },
+                    Wake::Shutdown => Close::Send(CloseCode::Away, "server shutting down"),
+                };
+                return self.close(socket, close).await;
             }
         }
     }
 
-    /// Writes one outbound message (without flushing). Returns a close code if it closed the socket.
-    async fn write_one(
+    /// Ends the connection the way `close` says: sends our close frame or answers the peer's, then waits
+    /// (at most `close_timeout`) for the peer to finish the closing handshake. Boxed: it runs once, and its
+    /// state should not weigh on every idle connection.
+    fn close<'a>(
+        &'a self,
+        socket: &'a mut Socket,
+        close: Close,
+    ) -> futures_util::future::BoxFuture<'a, Ended> {
+        Box::pin(async move {
+            let code = match close {
+                Close::Received(code) => {
+                    // tungstenite queued the close reply; flushing sends it.
+                    let _ = socket.flush().await;
+                    return Ended { code };
+                }
+                Close::BadInput(code, reason, error) => {
+                    tracing::info!(%error, code = u16::from(code), "closing connection: bad input from peer");
+                    let _ = socket
+                        .close(Some(CloseFrame {
+                            code,
+                            reason: reason.into(),
+                        }))
+                        .await;
+                    return Ended {
+                        code: u16::from(code),
+                    };
+                }
+                Close::Send(code, reason) => {
+                    let _ = socket
+                        .close(Some(CloseFrame {
+                            code,
+                            reason: reason.into(),
+                        }))
+                        .await;
+                    u16::from(code)
+                }
+            };
+            let drain = async { while let Some(Ok(_)) = socket.next().await {} };
+            let _ = tokio::time::timeout(self.close_timeout, drain).await;
+            Ended { code }
+        })
+    }
+
+    /// Writes one outbound message (without flushing); `Err` says how the connection must close.
+    async fn write(
         &self,
         socket: &mut Socket,
         message: LayerMessage,
         pending: &mut VecDeque<Incoming>,
-    ) -> Option<u16> {
-        let result = match message {
-            LayerMessage::Text(text) => socket.feed(WsMessage::Text(text)).await,
-            LayerMessage::Binary(bytes) => socket.feed(WsMessage::Binary(bytes)).await,
-            LayerMessage::Close(code) => {
-                let _ = socket
-                    .close(Some(CloseFrame {
-                        code: CloseCode::from(code),
-                        reason: "".into(),
-                    }))
-                    .await;
-                return Some(code);
-            }
-            LayerMessage::Reject => {
-                // Rejecting after the handshake has been accepted closes the socket, as in Channels.
-                let _ = socket.close(None).await;
-                return Some(1000);
-            }
-            LayerMessage::Accept => Ok(()),
+    ) -> Result<(), Close> {
+        let frame = match message {
+            LayerMessage::Text(text) => WsMessage::Text(text),
+            LayerMessage::Binary(bytes) => WsMessage::Binary(bytes),
+            LayerMessage::Close(code) => return Err(Close::Send(CloseCode::from(code), "")),
+            // Rejecting after the handshake has been accepted closes the socket, as in Channels.
+            LayerMessage::Reject => return Err(Close::Send(CloseCode::Normal, "")),
+            LayerMessage::Accept => return Ok(()),
             LayerMessage::Json(payload) => {
                 self.queue_event(payload, pending);
-                Ok(())
+                return Ok(());
             }
             LayerMessage::Http(_) => {
                 tracing::warn!(
                     channel = self.inbox.name(),
                     "HTTP response sent to a WebSocket reply channel; dropped"
                 );
-                Ok(())
+                return Ok(());
             }
         };
-        if let Err(error) = result {
+        // `poll_ready` + `start_send` by hand rather than `feed`: same effect, less state per connection.
+        let written = match std::future::poll_fn(|cx| socket.poll_ready_unpin(cx)).await {
+            Ok(()) => socket.start_send_unpin(frame),
+            Err(error) => Err(error),
+        };
+        written.map_err(|error| {
             tracing::debug!(%error, "write failed");
-            return Some(1006);
-        }
-        None
+            Close::Received(1006)
+        })
     }
 
     fn queue_event(&self, payload: Arc<Map<String, Value>>, pending: &mut VecDeque<Incoming>) {

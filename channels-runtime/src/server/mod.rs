@@ -64,8 +64,32 @@ pub(crate) struct Shared {
     pub(crate) layer: Arc<dyn ChannelLayer>,
     pub(crate) config: ServerConfig,
     pub(crate) connections: Tracker,
-    /// Turns `true` when the server shuts down: every connection then closes with 1001 (going away).
-    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Raised when the server shuts down: every connection then closes with 1001 (going away).
+    pub(crate) shutdown: Arc<Shutdown>,
+}
+
+/// A one-way signal: set once, seen by every connection.
+#[derive(Debug, Default)]
+pub(crate) struct Shutdown {
+    raised: std::sync::atomic::AtomicBool,
+    notify: Notify,
+}
+
+impl Shutdown {
+    fn raise(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn is_raised(&self) -> bool {
+        self.raised.load(Ordering::Acquire)
+    }
+
+    /// A future that completes at the next `raise`. Create it, then check [`is_raised`](Self::is_raised):
+    /// a raise in between still completes it.
+    pub(crate) fn raised(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
 }
 
 /// Counts live WebSocket connections.
@@ -74,6 +98,7 @@ pub(crate) struct Tracker {
     inner: Arc<(AtomicUsize, Notify)>,
 }
 
+#[derive(Debug)]
 pub(crate) struct TrackerGuard(Tracker);
 
 impl Tracker {
@@ -156,13 +181,12 @@ impl Server {
         })?;
         context::set_default_layer(self.layer.clone());
         context::remember_runtime(tokio::runtime::Handle::current());
-        let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         let shared = Arc::new(Shared {
             routing: Arc::new(self.routing),
             layer: self.layer.clone(),
             config: self.config,
             connections: Tracker::default(),
-            shutdown,
+            shutdown: Arc::default(),
         });
         let mut tasks = tokio::task::JoinSet::new();
         if shared.config.run_workers && !shared.routing.custom_channels().is_empty() {
@@ -173,7 +197,6 @@ impl Server {
         Ok(ServerHandle {
             local_addr,
             shared,
-            shutdown: shutdown_tx,
             tasks,
         })
     }
@@ -245,7 +268,6 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 pub struct ServerHandle {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: tokio::sync::watch::Sender<bool>,
     tasks: tokio::task::JoinSet<()>,
 }
 
@@ -254,7 +276,7 @@ impl ServerHandle {
     /// `grace` for their disconnect consumers to finish.
     pub async fn shutdown(mut self, grace: std::time::Duration) {
         self.tasks.abort_all();
-        let _ = self.shutdown.send(true);
+        self.shared.shutdown.raise();
         if tokio::time::timeout(grace, self.wait_for_connections(0))
             .await
             .is_err()

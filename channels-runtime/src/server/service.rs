@@ -8,10 +8,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::Shared;
 use super::bindings::{BindError, Bindings};
@@ -319,7 +316,6 @@ async fn websocket(
     }
 
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let ws_config = shared.config.websocket_config();
     let connection = Connection {
         scope,
         inbox,
@@ -330,32 +326,18 @@ async fn websocket(
         max_pending: shared.config.max_pending_events,
         close_timeout: shared.config.close_timeout,
         shutdown: shared.shutdown.clone(),
+        websocket: shared.config.websocket_config(),
+        _tracked: shared.connections.enter(),
     };
-    let tracker = shared.connections.clone();
-    let layer = shared.layer.clone();
-    tokio::spawn(crate::context::scope(layer, async move {
-        let _guard = tracker.enter();
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let socket = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(ws_config),
-                )
-                .await;
-                connection.run(socket, running).await;
-            }
-            Err(error) => {
-                tracing::debug!(%error, "upgrade failed");
-                super::leave_groups(
-                    &connection.layer,
-                    connection.inbox.name(),
-                    &connection.bindings.groups,
-                )
-                .await;
-            }
-        }
-    }));
+    let run = connection.run(on_upgrade, running);
+    tracing::trace!(
+        bytes = std::mem::size_of_val(&run),
+        conn = std::mem::size_of::<Connection>(),
+        socket = std::mem::size_of::<super::connection::Socket>(),
+        running = std::mem::size_of::<Option<super::connection::Running>>(),
+        "connection task state"
+    );
+    tokio::spawn(crate::context::scope(shared.layer.clone(), run));
 
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
