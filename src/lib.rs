@@ -12,15 +12,17 @@
 //! ```
 #![deny(missing_docs)]
 
+pub use channels_macros::{channel_routing, consumer, group};
 pub use channels_runtime::*;
 
 /// Everything a consumer and a routing file need: `use channels::prelude::*;`.
 pub mod prelude {
+    pub use channels_macros::{channel_routing, consumer, group};
     pub use channels_runtime::layer::{ChannelLayer, InMemoryLayer, LayerMessage};
     pub use channels_runtime::routing::{Consumer, Route, Routing};
     pub use channels_runtime::{
         Channel, Content, Error, Group, HttpResponse, Message, ReplyChannel, Result, Server,
-        ServerConfig, Session, Worker, group,
+        ServerConfig, Session, Worker,
     };
     pub use serde_json::json;
 }

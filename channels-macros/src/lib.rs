@@ -1,1 +1,279 @@
-//! stub
+//! The procedural macros of `channels`: [`channel_routing!`], [`#[consumer]`](macro@consumer) and
+//! [`group!`]. Use them through the `channels` crate (`use channels::prelude::*;`).
+//!
+//! Each macro works in three phases: `parse` (a syn view of the input), `check` (regexes with
+//! `regex-syntax`, names, signatures, table reachability) and `expand` (code from the checked model).
+//! Every error of an invocation is reported at once, at the offending token, and the input is still
+//! emitted next to the errors so that one mistake does not cascade.
+//!
+//! # Checks that need both macros
+//!
+//! `#[consumer]` keeps the function as written and adds a hidden companion of the same name (a struct,
+//! in the type namespace, so it lives beside the function), implementing `FnConsumer` with the
+//! consumer's capture parameters, its declared groups and the messages to show when a route doesn't
+//! provide them. `channel_routing!` reaches it by the path written in the table and emits `const`
+//! assertions comparing the route's captures with it: the compiler evaluates them, so a capture
+//! without a parameter, or a parameter without a capture, is an error at the route's path literal.
+#![deny(missing_docs)]
+
+use proc_macro::TokenStream;
+
+mod check;
+mod expand;
+mod parse;
+
+/// Compiles a Channels `routing.py` into a route table: a function returning
+/// `channels::routing::Routing`.
+///
+/// ```
+/// use channels::prelude::*;
+///
+/// #[consumer]
+/// async fn ws_add(message: Message) -> Result<()> {
+///     message.reply_channel.accept().await?;
+///     group!("chat").add(&message.reply_channel).await
+/// }
+///
+/// #[consumer]
+/// async fn ws_message(message: Message) -> Result<()> {
+///     group!("chat").send_text(format!("[user] {}", message.text().unwrap_or_default())).await
+/// }
+///
+/// #[consumer]
+/// async fn room_message(message: Message, room: String) -> Result<()> {
+///     message.reply_channel.send_text(format!("{room}: {}", message.text().unwrap_or_default())).await
+/// }
+///
+/// mod admin {
+///     use channels::prelude::*;
+///     #[consumer]
+///     fn stats(message: Message) -> Result<()> {
+///         message.reply_channel.send_text_blocking("all good")
+///     }
+///     channel_routing! {
+///         pub fn routing;
+///         "websocket.receive", path = r"^/stats/$" => stats,
+///     }
+/// }
+///
+/// channel_routing! {
+///     "websocket.receive", path = r"^/chat/(?P<room>[a-zA-Z0-9_]+)/$" => room_message,
+///     route("websocket.connect", ws_add),
+///     include(admin::routing, path = r"^/admin"),
+///     "websocket.receive" => ws_message,
+/// }
+///
+/// fn main() {
+///     let routing: Routing = channel_routing();
+///     assert!(routing.resolve("websocket.receive", "/chat/lobby/").is_some());
+///     assert!(routing.resolve("websocket.receive", "/admin/stats/").is_some());
+/// }
+/// ```
+///
+/// # Entries
+///
+/// | `routing.py` (Channels 1.x) | `channel_routing!` |
+/// |---|---|
+/// | `route("websocket.receive", ws_message)` | `"websocket.receive" => ws_message` or `route("websocket.receive", ws_message)` |
+/// | `route("websocket.receive", ws_message, path=r"^/chat/$")` | `"websocket.receive", path = r"^/chat/$" => ws_message` or `route("websocket.receive", ws_message, path = r"^/chat/$")` |
+/// | `route_class(ChatConsumer, path=r"^/rooms/(?P<room>\w+)/$")` | `route_class(ChatConsumer, path = r"^/rooms/(?P<room>\w+)/$")` |
+/// | `include("admin.routing.channel_routing", path=r"^/admin")` | `include(admin::channel_routing, path = r"^/admin")` |
+/// | `route("thumbnails.generate", make_thumbnail)` | `"thumbnails.generate" => make_thumbnail` (a custom channel, run by workers) |
+///
+/// Invoke it at module level (not inside a function body): it defines items next to the table function.
+///
+/// Entries are separated by commas; any delimiter works (`channel_routing! { }`, `( )`, `[ ]`).
+/// By default the macro defines `pub fn channel_routing() -> Routing`; start the table with
+/// `fn name;` (with any visibility, and doc comments) to choose the name:
+/// `channel_routing! { pub(crate) fn admin_routing; ... }`. `include(path)` calls the function at
+/// `path`.
+///
+/// # Semantics (as in Channels)
+///
+/// Routes are tried in order and the first match wins. A path pattern matches from the start of the
+/// path (`re.match`), whether or not it starts with `^`. `include` strips the part its prefix matched
+/// and hands the rest to the inner table. A capture's text is parsed into the consumer's parameter
+/// type; if it doesn't parse (`u32` from `"abc"`), the route doesn't match and the next is tried.
+/// Captures of an `include` prefix are available to inner consumers that take them, but the inner
+/// table is checked on its own paths only.
+///
+/// # Checked while compiling
+///
+/// - Path regexes, with the parser the runtime uses (`regex-syntax`): syntax errors (with its caret
+///   diagram), look-around and back-references, unnamed groups (only named groups are allowed, as in
+///   Channels 1.x), capture names that aren't Rust identifiers, captures under a repetition.
+/// - Event names: an unknown `websocket.*`/`http.*` event (with the nearest valid one), a custom
+///   channel name breaking Channels' rule, a custom channel with a path.
+/// - Captures against parameters: every capture must be a parameter of the consumer (or used by one
+///   of its group templates), and every parameter must be captured by the path.
+/// - The table: a route that an earlier one always shadows (same event and same capture-free path, or
+///   an earlier catch-all for the event), an empty table, malformed entries.
+#[proc_macro]
+pub fn channel_routing(input: TokenStream) -> TokenStream {
+    let mut cx = parse::Ctxt::default();
+    let table = parse::table(input.into(), &mut cx);
+    let checked = table.as_ref().map(|t| check::table(t, &mut cx));
+    match (cx.finish(), checked) {
+        (None, Some(checked)) => expand::table(&checked),
+        (Some(errors), _) => expand::table_stub(table.as_ref(), errors),
+        (None, None) => TokenStream::new().into(),
+    }
+    .into()
+}
+
+/// Makes a function, or the `impl` block of a class-based consumer, routable by [`channel_routing!`].
+///
+/// # Function consumers
+///
+/// `fn` or `async fn`, taking:
+/// 1. the message: `message: Message` or `message: &Message`;
+/// 2. then the path captures, by name, typed with anything that implements `FromStr + Clone + Send +
+///    Sync + 'static` (`String`, `u32`, your own types); a capture that doesn't parse makes the
+///    route not match;
+/// 3. then extractors: `session: Session` (the connection's `message.channel_session()`).
+///
+/// It returns `()` or `Result<(), E>` with `E: Display`. An `Err` is logged and closes the
+/// connection with 1011. A sync `fn` runs on the blocking thread pool.
+///
+/// ```
+/// use channels::prelude::*;
+///
+/// #[consumer]
+/// async fn echo_times(message: Message, times: u32, session: Session) -> Result<()> {
+///     session.set("times", json!(times));
+///     let text = message.text().unwrap_or_default().repeat(times as usize);
+///     message.reply_channel.send_text(text).await
+/// }
+///
+/// #[consumer]
+/// fn ws_sync(message: Message) -> Result<()> {
+///     message.reply_channel.send_text_blocking("hi")
+/// }
+///
+/// channel_routing! {
+///     "websocket.receive", path = r"^/echo/(?P<times>\d+)/$" => echo_times,
+///     "websocket.receive" => ws_sync,
+/// }
+/// # fn main() { let _ = channel_routing(); }
+/// ```
+///
+/// # Declared groups
+///
+/// `#[consumer(groups = ["chat", "room.{room}"])]`: every connection taking a route to this consumer
+/// joins these groups before its connect consumer runs, and leaves them when it closes, however it
+/// closes (Channels 4's `groups`). `{room}` is filled in from the path capture `room`, which every
+/// route to the consumer must have. Literal parts are checked against Channels' naming rule.
+///
+/// # Class-based consumers
+///
+/// `#[consumer]` on an `impl` block makes the type routable with `route_class(Type, path = ...)`.
+/// A new instance serves each connection: `fn new(capture: Type, ...) -> Self` in the block (its
+/// parameters are path captures, by name), or `Default` when there is no `new`. Methods:
+///
+/// - `connect`, `receive`, `disconnect`: `(&mut self, message: Message)`; without `connect`, the
+///   connection is accepted (as Channels' `WebsocketConsumer`);
+/// - any other method is a handler for events sent to the connection's channel or its groups, by
+///   `type`: `"chat.message"` goes to `chat_message` (dots become underscores). A handler takes
+///   `(&mut self, [message: Message,] [event: T])` where `T: serde::Deserialize` is built from the
+///   event's JSON (a payload that doesn't fit is logged and dropped). An event with no handler is
+///   logged and dropped. Names starting with `_` are refused, as Channels refuses them; put helper
+///   methods in another `impl` block.
+///
+/// Methods may be `async` or not, and return `()` or `Result<(), E>` like function consumers. Events
+/// of one connection are handled one at a time, in order.
+///
+/// ```
+/// use channels::prelude::*;
+///
+/// #[derive(serde::Deserialize)]
+/// struct ChatMessage { text: String }
+///
+/// struct ChatConsumer { room: String, sent: u32 }
+///
+/// #[consumer(groups = ["room.{room}"])]
+/// impl ChatConsumer {
+///     fn new(room: String) -> Self {
+///         ChatConsumer { room, sent: 0 }
+///     }
+///     async fn receive(&mut self, message: Message) -> Result<()> {
+///         self.sent += 1;
+///         let text = message.text().unwrap_or_default();
+///         Group::new(format!("room.{}", self.room))?
+///             .send(json!({"type": "chat.message", "text": text}))
+///             .await
+///     }
+///     async fn chat_message(&mut self, message: Message, event: ChatMessage) -> Result<()> {
+///         message.reply_channel.send_text(event.text).await
+///     }
+/// }
+///
+/// channel_routing! {
+///     route_class(ChatConsumer, path = r"^/rooms/(?P<room>\w+)/$"),
+/// }
+/// # fn main() { let _ = channel_routing(); }
+/// ```
+#[proc_macro_attribute]
+pub fn consumer(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut cx = parse::Ctxt::default();
+    let args = parse::consumer_args(args.into(), &mut cx);
+    match parse::consumer_item(item.into(), &mut cx) {
+        parse::ConsumerItem::Fn(item) => {
+            let model = check::consumer_fn(&item, &args, &mut cx);
+            match cx.finish() {
+                None => expand::consumer_fn(&item, &model),
+                Some(errors) => expand::consumer_fn_stub(&item, errors),
+            }
+        }
+        parse::ConsumerItem::Impl(item) => {
+            let model = check::consumer_impl(&item, &args, &mut cx);
+            match cx.finish() {
+                None => expand::consumer_impl(&item, &model),
+                Some(errors) => expand::consumer_impl_stub(&item, errors),
+            }
+        }
+        parse::ConsumerItem::Other(item) => {
+            let errors = cx.finish().map(|e| e.to_compile_error());
+            quote::quote!(#errors #item)
+        }
+    }
+    .into()
+}
+
+/// Names a group with a literal checked while compiling: `group!("chat")` is a `channels::Group`.
+///
+/// The name must follow Channels' rule: ASCII letters, digits, `-`, `_` and `.`, shorter than 100
+/// characters. For a name built at runtime, use `Group::new(format!(...))?`.
+///
+/// ```
+/// use channels::prelude::*;
+/// let chat: Group = group!("chat");
+/// assert_eq!(chat.name(), "chat");
+/// ```
+///
+/// ```compile_fail
+/// use channels::prelude::*;
+/// let room = group!("my room"); // a space: refused while compiling
+/// ```
+#[proc_macro]
+pub fn group(input: TokenStream) -> TokenStream {
+    let lit = match syn::parse::<syn::LitStr>(input) {
+        Ok(lit) => lit,
+        Err(e) => {
+            return syn::Error::new(
+                e.span(),
+                "expected a string literal: `group!(\"chat\")`; for a name built at runtime use \
+                 `Group::new(format!(...))?`",
+            )
+            .to_compile_error()
+            .into();
+        }
+    };
+    match check::group_name(&lit, false) {
+        Ok(_) => expand::group(&lit),
+        Err(e) => {
+            let error = e.to_compile_error();
+            quote::quote!({ #error; ::channels::Group::from_checked("invalid") })
+        }
+    }
+    .into()
+}

@@ -1,0 +1,13 @@
+use channels::prelude::*;
+
+#[derive(Default)]
+struct ChatConsumer;
+
+#[consumer]
+impl ChatConsumer {
+    async fn receive(message: Message) -> Result<()> {
+        message.reply_channel.send_text("hi").await
+    }
+}
+
+fn main() {}

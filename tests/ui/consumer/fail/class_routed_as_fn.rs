@@ -1,0 +1,17 @@
+use channels::prelude::*;
+
+#[derive(Default)]
+struct ChatConsumer;
+
+#[consumer]
+impl ChatConsumer {
+    async fn receive(&mut self, message: Message) -> Result<()> {
+        message.reply_channel.send_text("hi").await
+    }
+}
+
+channel_routing! {
+    "websocket.receive" => ChatConsumer,
+}
+
+fn main() {}

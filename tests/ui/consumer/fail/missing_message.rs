@@ -1,0 +1,8 @@
+use channels::prelude::*;
+
+#[consumer]
+async fn ws_connect() -> Result<()> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use channels::prelude::*;
+
+async fn ws_message(message: Message) -> Result<()> {
+    message.reply_channel.send_text("hi").await
+}
+
+channel_routing! {
+    "websocket.receive" => ws_message,
+}
+
+fn main() {}

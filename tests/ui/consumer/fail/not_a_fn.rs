@@ -1,0 +1,8 @@
+use channels::prelude::*;
+
+#[consumer]
+struct ChatConsumer {
+    room: String,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use channels::prelude::*;
+
+async fn ws_add(message: Message) -> Result<()> {
+    group!("chat room").add(&message.reply_channel).await
+}
+
+fn main() {}

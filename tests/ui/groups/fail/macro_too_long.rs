@@ -1,0 +1,9 @@
+use channels::prelude::*;
+
+async fn ws_add(message: Message) -> Result<()> {
+    group!("chat.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+        .add(&message.reply_channel)
+        .await
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use channels::prelude::*;
+
+#[consumer(groups = ["room.{room}"])]
+async fn join(message: Message) -> Result<()> {
+    message.reply_channel.accept().await
+}
+
+channel_routing! {
+    "websocket.connect" => join,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use channels::prelude::*;
+
+#[consumer]
+async fn ws_message(message: Message) -> Result<()> {
+    message.reply_channel.send_text("hi").await
+}
+
+channel_routing! {
+    "specific.abc!def" => ws_message,
+}
+
+fn main() {}

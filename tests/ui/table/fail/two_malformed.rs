@@ -1,0 +1,14 @@
+use channels::prelude::*;
+
+#[consumer]
+async fn ws_message(message: Message) -> Result<()> {
+    message.reply_channel.send_text("hi").await
+}
+
+channel_routing! {
+    "websocket.connect" ws_message,
+    "websocket.receive" => ws_message,
+    route("websocket.disconnect"),
+}
+
+fn main() {}
