@@ -13,6 +13,7 @@ const PAGE: &str = include_str!("static/chat.html");
 // def ws_add(message):
 //     message.reply_channel.send({"accept": True})
 //     Group("chat").add(message.reply_channel)
+#[consumer]
 async fn ws_add(message: Message) -> Result<()> {
     message.reply_channel.send(json!({"accept": true})).await?;
     group!("chat").add(&message.reply_channel).await
@@ -20,6 +21,7 @@ async fn ws_add(message: Message) -> Result<()> {
 
 // def ws_message(message):
 //     Group("chat").send({"text": "[user] %s" % message.content['text']})
+#[consumer]
 async fn ws_message(message: Message) -> Result<()> {
     let Some(text) = message.text() else {
         return Ok(()); // binary frames have no text to relay
@@ -31,10 +33,12 @@ async fn ws_message(message: Message) -> Result<()> {
 
 // def ws_disconnect(message):
 //     Group("chat").discard(message.reply_channel)
+#[consumer]
 async fn ws_disconnect(message: Message) -> Result<()> {
     group!("chat").discard(&message.reply_channel).await
 }
 
+#[consumer]
 async fn index(message: Message) -> Result<()> {
     message
         .reply_channel
@@ -42,33 +46,16 @@ async fn index(message: Message) -> Result<()> {
         .await
 }
 
-/// channel_routing = [
-///     route("websocket.connect", ws_add),
-///     route("websocket.receive", ws_message),
-///     route("websocket.disconnect", ws_disconnect),
-/// ]
-pub fn channel_routing() -> Routing {
-    Routing::new()
-        .route(Route::to(
-            "websocket.connect",
-            None,
-            Consumer::from_async("ws_add", ws_add),
-        ))
-        .route(Route::to(
-            "websocket.receive",
-            None,
-            Consumer::from_async("ws_message", ws_message),
-        ))
-        .route(Route::to(
-            "websocket.disconnect",
-            None,
-            Consumer::from_async("ws_disconnect", ws_disconnect),
-        ))
-        .route(Route::to(
-            "http.request",
-            Some(r"^/$"),
-            Consumer::from_async("index", index),
-        ))
+// channel_routing = [
+//     route("websocket.connect", ws_add),
+//     route("websocket.receive", ws_message),
+//     route("websocket.disconnect", ws_disconnect),
+// ]
+channel_routing! {
+    route("websocket.connect", ws_add),
+    route("websocket.receive", ws_message),
+    route("websocket.disconnect", ws_disconnect),
+    "http.request", path = r"^/$" => index,
 }
 
 #[tokio::main]

@@ -8,6 +8,7 @@ mod common;
 
 // def ws_message(message):
 //     message.reply_channel.send({"text": message.content['text']})
+#[consumer]
 async fn ws_message(message: Message) -> Result<()> {
     if let Some(text) = message.content.text_bytes() {
         message.reply_channel.send_text(text.clone()).await
@@ -18,13 +19,11 @@ async fn ws_message(message: Message) -> Result<()> {
     }
 }
 
-/// channel_routing = [route("websocket.receive", ws_message)]
-pub fn channel_routing() -> Routing {
-    Routing::new().route(Route::to(
-        "websocket.receive",
-        None,
-        Consumer::from_async("ws_message", ws_message),
-    ))
+// channel_routing = [
+//     route("websocket.receive", ws_message),
+// ]
+channel_routing! {
+    route("websocket.receive", ws_message),
 }
 
 #[tokio::main]

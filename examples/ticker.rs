@@ -22,17 +22,20 @@ struct Args {
     interval_ms: u64,
 }
 
+#[consumer]
 async fn join_ticks(message: Message) -> Result<()> {
     message.reply_channel.accept().await?;
     group!("ticks").add(&message.reply_channel).await
 }
 
+#[consumer]
 async fn leave_ticks(message: Message) -> Result<()> {
     group!("ticks").discard(&message.reply_channel).await
 }
 
 /// On "start", counts down from `n`: `n` messages, "n-1" ... "0", one every 50 ms, from ONE consumer
 /// invocation. Each message reaches the client as it is sent, not when the consumer returns.
+#[consumer]
 async fn countdown(message: Message, n: u32) -> Result<()> {
     if message.text() != Some("start") {
         return Ok(());
@@ -46,6 +49,7 @@ async fn countdown(message: Message, n: u32) -> Result<()> {
     Ok(())
 }
 
+#[consumer]
 async fn index(message: Message) -> Result<()> {
     message
         .reply_channel
@@ -53,33 +57,11 @@ async fn index(message: Message) -> Result<()> {
         .await
 }
 
-/// The routes: `/ticks/` joins the "ticks" group; `/countdown/<n>/` counts down; `GET /` is the page.
-pub fn channel_routing() -> Routing {
-    Routing::new()
-        .route(Route::to(
-            "websocket.connect",
-            Some(r"^/ticks/$"),
-            Consumer::from_async("join_ticks", join_ticks),
-        ))
-        .route(Route::to(
-            "websocket.disconnect",
-            Some(r"^/ticks/$"),
-            Consumer::from_async("leave_ticks", leave_ticks),
-        ))
-        .route(Route::new(
-            "websocket.receive",
-            Some(r"^/countdown/(?P<n>[0-9]+)/$"),
-            "countdown",
-            |params| {
-                let n: u32 = params.parse("n")?;
-                Some(Consumer::from_async("countdown", move |m| countdown(m, n)))
-            },
-        ))
-        .route(Route::to(
-            "http.request",
-            Some(r"^/$"),
-            Consumer::from_async("index", index),
-        ))
+channel_routing! {
+    "websocket.connect", path = r"^/ticks/$" => join_ticks,
+    "websocket.disconnect", path = r"^/ticks/$" => leave_ticks,
+    "websocket.receive", path = r"^/countdown/(?P<n>[0-9]+)/$" => countdown,
+    "http.request", path = r"^/$" => index,
 }
 
 /// Sends `{"tick": n, "at_ms": <unix ms>}` to group "ticks" every `interval`, listeners or not. This runs
