@@ -156,3 +156,34 @@ async fn custom_channel_route_runs_on_the_worker() {
         .unwrap();
     assert_eq!(next_text(&mut ws).await, "thumbnail of cat.png");
 }
+
+mod atomic {
+    use channels::prelude::*;
+
+    /// Sends, then fails when asked to: with `atomic`, the send never leaves.
+    #[consumer(atomic)]
+    pub async fn transfer(message: Message) -> Result<()> {
+        message.reply_channel.send_text("debited").await?;
+        if message.text() == Some("fail") {
+            return Err(Error::InvalidMessage("insufficient funds".into()));
+        }
+        message.reply_channel.send_text("credited").await
+    }
+
+    channel_routing! {
+        "websocket.receive" => transfer,
+    }
+}
+
+#[tokio::test]
+async fn an_atomic_consumer_sends_all_or_nothing() {
+    let (server, _) = start(atomic::channel_routing()).await;
+    let mut ok = connect(server.local_addr(), "/").await;
+    send_text(&mut ok, "go").await;
+    assert_eq!(next_text(&mut ok).await, "debited");
+    assert_eq!(next_text(&mut ok).await, "credited");
+    let mut failing = connect(server.local_addr(), "/").await;
+    send_text(&mut failing, "fail").await;
+    // Nothing before the close: "debited" was held, then discarded.
+    assert_eq!(failing.receive_close().await.unwrap(), 1011);
+}

@@ -586,6 +586,8 @@ pub struct FnModel {
     pub params: Vec<Param>,
     pub ret_span: Span,
     pub groups: Vec<GroupTemplate>,
+    /// Sends are held until the consumer returns `Ok`.
+    pub atomic: bool,
 }
 
 fn last_segment(ty: &Type) -> Option<&Ident> {
@@ -721,6 +723,15 @@ fn tail_params<'a>(
 pub fn consumer_fn(item: &syn::ItemFn, args: &ConsumerArgs, cx: &mut Ctxt) -> FnModel {
     let sig = &item.sig;
     let name = sig.ident.to_string();
+    if let (Some(atomic), None) = (&args.atomic, &sig.asyncness) {
+        cx.spanned(
+            atomic,
+            format!(
+                "`atomic` holds an async consumer's sends until it returns; `{name}` is a sync `fn`, whose sends always leave at once\n\
+                 help: make it `async fn`, or remove `atomic`"
+            ),
+        );
+    }
     check_not_generic(&sig.generics, &format!("consumer `{name}`"), cx);
     if let Some(unsafety) = &sig.unsafety {
         cx.spanned(unsafety, "a consumer can't be `unsafe fn`");
@@ -829,6 +840,7 @@ pub fn consumer_fn(item: &syn::ItemFn, args: &ConsumerArgs, cx: &mut Ctxt) -> Fn
         params,
         ret_span,
         groups: groups(args, cx),
+        atomic: args.atomic.is_some(),
     }
 }
 
@@ -863,6 +875,13 @@ pub struct ClassModel {
 }
 
 pub fn consumer_impl(item: &syn::ItemImpl, args: &ConsumerArgs, cx: &mut Ctxt) -> ClassModel {
+    if let Some(atomic) = &args.atomic {
+        cx.spanned(
+            atomic,
+            "`atomic` applies to function consumers; a class-based consumer's sends leave at once\n\
+             help: remove `atomic`, or route a `#[consumer(atomic)] async fn` instead",
+        );
+    }
     let name = match &*item.self_ty {
         Type::Path(p) => p
             .path

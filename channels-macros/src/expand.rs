@@ -265,6 +265,7 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
         params,
         ret_span,
         groups,
+        atomic,
     } = model;
     let name = ident.to_string();
     let (uses, needs) = uses_and_needs(&name, params, groups);
@@ -306,6 +307,7 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
             }))
         }
     };
+    let atomic = if *atomic { quote!(.atomic()) } else { quote!() };
     quote! {
         #item
 
@@ -330,7 +332,7 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
                             #(#clones)*
                             #invocation
                         },
-                    ))
+                    )#atomic)
                 }
             }
         };

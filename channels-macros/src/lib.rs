@@ -164,6 +164,12 @@ pub fn channel_routing(input: TokenStream) -> TokenStream {
 /// closes (Channels 4's `groups`). `{room}` is filled in from the path capture `room`, which every
 /// route to the consumer must have. Literal parts are checked against Channels' naming rule.
 ///
+/// # All-or-nothing sends
+///
+/// `#[consumer(atomic)]` on an `async fn` holds every send it makes (reply channel, groups, channels)
+/// until it returns, then sends them in order if it returned `Ok` and discards them if it failed: what
+/// Channels 1.x did for every consumer. Without it, each send leaves at once.
+///
 /// # Class-based consumers
 ///
 /// `#[consumer]` on an `impl` block makes the type routable with `route_class(Type, path = ...)`.

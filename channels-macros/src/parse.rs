@@ -351,10 +351,12 @@ fn parse_trailing_kwargs(content: ParseStream, form: &str) -> syn::Result<Option
 // ---------------------------------------------------------------------------------------------------
 // #[consumer]
 
-/// `#[consumer(groups = ["chat", "room.{room}"])]`
+/// `#[consumer(groups = ["chat", "room.{room}"], atomic)]`
 #[derive(Default)]
 pub struct ConsumerArgs {
     pub groups: Vec<LitStr>,
+    /// `atomic`: hold the consumer's sends until it returns `Ok` (Channels 1.x's behaviour).
+    pub atomic: Option<Ident>,
 }
 
 pub fn consumer_args(args: TokenStream, cx: &mut Ctxt) -> ConsumerArgs {
@@ -362,19 +364,22 @@ pub fn consumer_args(args: TokenStream, cx: &mut Ctxt) -> ConsumerArgs {
     let parser = |input: ParseStream| -> syn::Result<()> {
         while !input.is_empty() {
             let key: Ident = input.parse()?;
-            if key != "groups" {
+            if key == "atomic" {
+                out.atomic = Some(key);
+            } else if key == "groups" {
+                input.parse::<Token![=]>()?;
+                let content;
+                syn::bracketed!(content in input);
+                let groups = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
+                out.groups.extend(groups);
+            } else {
                 return Err(syn::Error::new(
                     key.span(),
                     format!(
-                        "unknown argument `{key}`: `#[consumer]` takes only `groups = [\"name\", \"room.{{capture}}\"]`"
+                        "unknown argument `{key}`: `#[consumer]` takes `groups = [\"name\", \"room.{{capture}}\"]` and `atomic`"
                     ),
                 ));
             }
-            input.parse::<Token![=]>()?;
-            let content;
-            syn::bracketed!(content in input);
-            let groups = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
-            out.groups.extend(groups);
             if !input.is_empty() {
                 input.parse::<Token![,]>()?;
             }

@@ -30,6 +30,12 @@ async fn chat_join(message: Message, room: String) -> Result<()> {
     message.reply_channel.accept().await
 }
 
+#[consumer(atomic)]
+async fn transfer(message: Message) -> Result<()> {
+    message.reply_channel.send_text("debited").await?;
+    message.reply_channel.send_text("credited").await
+}
+
 #[consumer]
 fn make_thumbnail(message: Message) -> std::result::Result<(), String> {
     let _ = message.content.payload();
@@ -82,6 +88,7 @@ channel_routing! {
     route_class(ChatConsumer, path = r"^/rooms/(?P<room>\w+)/$"),
     include(admin::routing, path = r"^/admin"),
     "thumbnails.generate" => make_thumbnail,
+    "websocket.receive", path = r"^/transfer/$" => transfer,
     "websocket.connect" => ws_add,
     route("websocket.receive", ws_sync),
 }
