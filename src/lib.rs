@@ -1,15 +1,8 @@
 //! # channels: Django Channels for Rust
 //!
-//! WebSocket consumers, reply channels, groups and channel layers, with the route table checked by the
-//! compiler. See the README for the quick start and the porting guide from `routing.py`.
-//!
-//! ```no_run
-//! use channels::prelude::*;
-//!
-//! async fn ws_message(message: Message) -> Result<()> {
-//!     message.reply_channel.send(json!({"text": message.content["text"]})).await
-//! }
-//! ```
+//! The README follows: the quick start (compiled as a doc test), the porting guide from `routing.py`, and
+//! the semantics a Channels user relies on.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 pub use channels_macros::{channel_routing, consumer, group};
