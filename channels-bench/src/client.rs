@@ -58,10 +58,11 @@ pub fn client_config() -> WebSocketConfig {
         .max_frame_size(Some(16 << 20))
 }
 
-/// The source address of the `i`-th connection: `127.0.0.(1 + i / 25000)`.
-pub fn source_for(i: usize) -> IpAddr {
-    let n = 1 + (i / CONNS_PER_SOURCE).min(253);
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, n as u8))
+/// The source address of the `i`-th connection: `127.0.0.(1 + i / per_source)`; `None` (let `connect`
+/// choose, which is cheaper than `bind`) for the first `per_source`.
+pub fn source_for(i: usize, per_source: usize) -> Option<IpAddr> {
+    let n = 1 + (i / per_source.max(1)).min(253);
+    (n > 1).then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, n as u8)))
 }
 
 /// Opens one WebSocket to `target`, from `source` when given, within `timeout`.
@@ -77,6 +78,8 @@ pub async fn connect(
         }
         .map_err(|e| format!("socket: {e}"))?;
         if let Some(ip) = source {
+            // Ports in TIME_WAIT from earlier runs may be reused; without this, bind() searches long.
+            let _ = socket.set_reuseaddr(true);
             socket
                 .bind(SocketAddr::new(ip, 0))
                 .map_err(|e| format!("bind {ip}: {e}"))?;
@@ -101,15 +104,15 @@ pub async fn connect(
     }
 }
 
-/// Opens `count` WebSockets, at most `parallel` handshakes at a time, all before `deadline`. Connection `i`
-/// binds its source address with [`source_for`] when `spread_sources` is set.
+/// Opens `count` WebSockets, at most `parallel` handshakes at a time, all before `deadline`. With
+/// `per_source`, connection `i` binds its source address with [`source_for`].
 ///
 /// Returns the open connections, in order, or the first error.
 pub async fn connect_many(
     target: &Target,
     count: usize,
     parallel: usize,
-    spread_sources: bool,
+    per_source: Option<usize>,
     deadline: Instant,
 ) -> Result<Vec<Ws>, String> {
     let permits = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
@@ -120,7 +123,7 @@ pub async fn connect_many(
             .map_err(|_| format!("deadline passed after opening {i} of {count} connections"))?
             .map_err(|e| e.to_string())?;
         let target = target.clone();
-        let source = spread_sources.then(|| source_for(i));
+        let source = per_source.and_then(|n| source_for(i, n));
         let left = deadline.saturating_duration_since(Instant::now());
         tasks.spawn(async move {
             let result = connect(&target, source, left).await;
@@ -158,8 +161,7 @@ pub async fn exchange(ws: &mut Ws, text: &str, timeout: Duration) -> Result<Utf8
 /// The next text frame (pings and pongs skipped); an error when the stream closes or fails.
 pub async fn next_text<S>(stream: &mut S) -> Result<Utf8Bytes, String>
 where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
-        + Unpin,
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
     loop {
         match stream.next().await {

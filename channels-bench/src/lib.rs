@@ -35,5 +35,6 @@ pub mod client;
 pub mod conns;
 pub mod echo;
 pub mod proc;
+pub mod report;
 pub mod servers;
 pub mod stats;

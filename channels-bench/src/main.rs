@@ -1,1 +1,229 @@
-fn main() {}
+//! `channels-bench`: the load generator. Run `channels-bench --help`; see BENCHMARKS.md.
+//!
+//! ```text
+//! channels-bench echo      --url ws://127.0.0.1:8000/ --connections 50 --messages 2000 --server-pid PID
+//! channels-bench broadcast --url ws://127.0.0.1:8001/ --members 1000 --messages 1000 --inflight 32 --server-pid PID
+//! channels-bench broadcast --url ws://127.0.0.1:8001/ --members 1000 --messages 2000 --unbounded --allow-loss
+//! channels-bench conns     --url ws://127.0.0.1:8000/ --connections 10000 --server-pid PID
+//! ```
+//!
+//! Prints human lines, then one JSON summary line. Exits 1 on errors, lost or duplicated messages
+//! (`--allow-loss` accepts lost messages, for the unbounded burst), 2 on bad arguments.
+
+use std::time::Duration;
+
+use channels_bench::broadcast::BroadcastOptions;
+use channels_bench::conns::ConnsOptions;
+use channels_bench::echo::EchoOptions;
+use channels_bench::proc::ServerProc;
+use channels_bench::report::Report;
+use clap::{Args, Parser, Subcommand};
+
+/// Load generator for `channels` (and any server speaking the echo or chat protocol) over loopback.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+    /// Worker threads of the generator's runtime (1 = a single-threaded runtime; pin it with taskset).
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Server URL; only loopback addresses are accepted.
+    #[arg(long, default_value = "ws://127.0.0.1:8000/")]
+    url: String,
+    /// The server's process id: report its CPU time (and RSS) from /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Deadline of the whole run, in seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Handshakes in flight while connecting.
+    #[arg(long, default_value_t = 64)]
+    parallel_connects: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// C connections × M messages to an echo server: msgs/s and round trip p50/p99/max.
+    Echo {
+        #[command(flatten)]
+        common: Common,
+        /// Connections.
+        #[arg(long, short = 'c', default_value_t = 50)]
+        connections: usize,
+        /// Messages per connection.
+        #[arg(long, short = 'm', default_value_t = 1000)]
+        messages: usize,
+        /// Bytes per message (at least 10).
+        #[arg(long, default_value_t = 32)]
+        payload: usize,
+        /// Messages in flight per connection.
+        #[arg(long, default_value_t = 1)]
+        depth: usize,
+    },
+    /// N members plus a sender on a chat server: deliveries/s, send-to-receive p50/p99/max, loss.
+    Broadcast {
+        #[command(flatten)]
+        common: Common,
+        /// Group members besides the sender.
+        #[arg(long, short = 'n', default_value_t = 1000)]
+        members: usize,
+        /// Messages the sender sends.
+        #[arg(long, short = 'm', default_value_t = 1000)]
+        messages: usize,
+        /// Bytes per sent text (at least ~24: sequence number and timestamp).
+        #[arg(long, default_value_t = 64)]
+        payload: usize,
+        /// Messages in flight: message k is sent once message k-inflight reached every receiver.
+        #[arg(long, default_value_t = 32)]
+        inflight: usize,
+        /// Send the whole burst without waiting (the overload-policy measurement).
+        #[arg(long)]
+        unbounded: bool,
+        /// Seconds deliveries may pause before the run ends (a stall is an error in bounded mode).
+        #[arg(long, default_value_t = 3.0)]
+        quiet: f64,
+        /// Don't fail on lost messages (for --unbounded).
+        #[arg(long)]
+        allow_loss: bool,
+    },
+    /// Hold C connections (source addresses 127.0.0.x, 25,000 each), one message each: RSS per connection.
+    Conns {
+        #[command(flatten)]
+        common: Common,
+        /// Connections to hold.
+        #[arg(long, short = 'c', default_value_t = 10_000)]
+        connections: usize,
+        /// Don't exchange a message on each connection before measuring.
+        #[arg(long)]
+        no_exchange: bool,
+        /// Seconds to hold them after measuring.
+        #[arg(long, default_value_t = 1.0)]
+        hold: f64,
+        /// Connections per source address 127.0.0.x.
+        #[arg(long, default_value_t = channels_bench::client::CONNS_PER_SOURCE)]
+        per_source: usize,
+    },
+}
+
+fn watch(pid: Option<u32>) -> Result<Option<ServerProc>, String> {
+    match pid {
+        None => Ok(None),
+        Some(pid) => ServerProc::new(pid)
+            .map(Some)
+            .ok_or_else(|| format!("no process {pid} (can't read /proc/{pid}/stat)")),
+    }
+}
+
+async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
+    Ok(match scenario {
+        Scenario::Echo {
+            common,
+            connections,
+            messages,
+            payload,
+            depth,
+        } => {
+            let server = watch(common.server_pid)?;
+            let options = EchoOptions {
+                url: common.url,
+                connections,
+                messages,
+                payload,
+                depth,
+                parallel_connects: common.parallel_connects,
+                timeout: Duration::from_secs(common.timeout),
+            };
+            (channels_bench::echo::run(&options, server).await, false)
+        }
+        Scenario::Broadcast {
+            common,
+            members,
+            messages,
+            payload,
+            inflight,
+            unbounded,
+            quiet,
+            allow_loss,
+        } => {
+            let server = watch(common.server_pid)?;
+            let options = BroadcastOptions {
+                url: common.url,
+                members,
+                messages,
+                payload,
+                inflight,
+                unbounded,
+                quiet: Duration::from_secs_f64(quiet.clamp(0.05, 60.0)),
+                parallel_connects: common.parallel_connects,
+                timeout: Duration::from_secs(common.timeout),
+            };
+            (
+                channels_bench::broadcast::run(&options, server).await,
+                allow_loss,
+            )
+        }
+        Scenario::Conns {
+            common,
+            connections,
+            no_exchange,
+            hold,
+            per_source,
+        } => {
+            let server = watch(common.server_pid)?;
+            let options = ConnsOptions {
+                url: common.url,
+                connections,
+                exchange: !no_exchange,
+                per_source,
+                hold: Duration::from_secs_f64(hold.clamp(0.0, 3600.0)),
+                parallel_connects: common.parallel_connects,
+                timeout: Duration::from_secs(common.timeout),
+                ..ConnsOptions::default()
+            };
+            (channels_bench::conns::run(&options, server).await, false)
+        }
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = if cli.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cli.threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli.scenario)) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(2)
+        }
+        Ok((report, allow_loss)) => {
+            report.print();
+            let clean = report.error_count == 0
+                && report.duplicated == 0
+                && (allow_loss || report.lost == 0);
+            if clean {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::from(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! `channels-ours`: the echo and chat examples' consumers on the `channels` runtime, with the buffer
+//! knobs exposed. Run: `channels-ours --protocol chat --bind 127.0.0.1:8200 --read-buffer 1024`.
+
+use std::sync::Arc;
+
+use channels_bench::servers::{Knobs, Protocol, routing};
+use channels_runtime::Server;
+use channels_runtime::layer::{InMemoryLayer, LayerConfig};
+use clap::Parser;
+
+/// `channels` serving the benchmark protocols.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8200")]
+    bind: String,
+    /// Which protocol to speak.
+    #[arg(long, value_enum, default_value = "echo")]
+    protocol: Protocol,
+    /// ServerConfig::read_buffer_size (default: ServerConfig's).
+    #[arg(long)]
+    read_buffer: Option<usize>,
+    /// ServerConfig::write_buffer_size (default: ServerConfig's).
+    #[arg(long)]
+    write_buffer: Option<usize>,
+    /// LayerConfig::capacity (default: 100).
+    #[arg(long)]
+    capacity: Option<usize>,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let defaults = Knobs::default();
+    let knobs = Knobs {
+        read_buffer: args.read_buffer.unwrap_or(defaults.read_buffer),
+        write_buffer: args.write_buffer.unwrap_or(defaults.write_buffer),
+        capacity: args.capacity.unwrap_or(defaults.capacity),
+        ..defaults
+    };
+    let layer = InMemoryLayer::with_config(LayerConfig {
+        capacity: knobs.capacity,
+        ..LayerConfig::default()
+    });
+    Server::new(routing(args.protocol))
+        .with_layer(Arc::new(layer))
+        .with_config(knobs.server_config())
+        .run(&args.bind)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,427 @@
+//! The `broadcast` scenario: `N` members and a sender on a chat server.
+//!
+//! The protocol is the seed's Group chat: every connection joins one group, each text `T` a connection sends
+//! reaches every member, the sender included, as `"[user] T"`. The sender's texts are
+//! `"SEQ SEND_NS xxx…"` (sequence number, send time in ns since the run's epoch, padding). Before the timed
+//! part the sender sends `probe` texts until every receiver has seen one, so connections whose connect
+//! consumer joins the group after accepting are members when counting starts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, Stream, StreamExt};
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use crate::client::{self, Target};
+use crate::proc::ServerProc;
+use crate::report::Report;
+use crate::stats::{Latencies, round1, round3};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BroadcastOptions {
+    /// `ws://127.0.0.x:PORT/path` of a chat server.
+    pub url: String,
+    /// Group members besides the sender (the sender is a member too and receives its own messages).
+    pub members: usize,
+    /// Messages the sender sends.
+    pub messages: usize,
+    /// Bytes of each sent text (at least its sequence number and timestamp).
+    pub payload: usize,
+    /// Bounded mode: message `k` is sent once message `k - inflight` reached every receiver.
+    pub inflight: usize,
+    /// Burst mode: send everything without waiting (the overload-policy measurement).
+    pub unbounded: bool,
+    /// How long deliveries may pause before the run ends (bounded mode: a stall is an error).
+    pub quiet: Duration,
+    /// Handshakes in flight while connecting.
+    pub parallel_connects: usize,
+    /// The whole run's deadline, connecting included.
+    pub timeout: Duration,
+}
+
+impl Default for BroadcastOptions {
+    fn default() -> Self {
+        BroadcastOptions {
+            url: "ws://127.0.0.1:8000/".into(),
+            members: 1_000,
+            messages: 1_000,
+            payload: 64,
+            inflight: 32,
+            unbounded: false,
+            quiet: Duration::from_secs(3),
+            parallel_connects: 64,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+struct Shared {
+    epoch: Instant,
+    receivers: u32,
+    counts: Vec<AtomicU32>,
+    progress: Notify,
+    delivered: AtomicU64,
+    last_delivery_ns: AtomicU64,
+    probed: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Received {
+    distinct: u64,
+    duplicates: u64,
+    out_of_order: u64,
+    /// Missing ranges in what arrived (a member that got 0..100 and 400..1000 has 1).
+    gaps: u64,
+    latencies: Latencies,
+    error: Option<String>,
+}
+
+async fn receive<S>(
+    mut stream: S,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    deadline: Instant,
+) -> Received
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    let messages = shared.counts.len();
+    let mut seen = vec![0u64; messages.div_ceil(64)];
+    let mut max_seen: Option<usize> = None;
+    let mut probed = false;
+    let mut out = Received {
+        latencies: Latencies::with_capacity(messages),
+        ..Received::default()
+    };
+    while (out.distinct as usize) < messages || !probed {
+        let frame = tokio::select! {
+            biased;
+            frame = stream.next() => frame,
+            _ = stop.changed() => break,
+            () = tokio::time::sleep_until(deadline) => {
+                out.error = Some(format!("deadline passed with {} of {messages} messages", out.distinct));
+                break;
+            }
+        };
+        let text = match frame {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Close(frame))) => {
+                out.error = Some(format!("server closed the connection: {frame:?}"));
+                break;
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => {
+                out.error = Some(format!("read: {e}"));
+                break;
+            }
+            None => {
+                out.error = Some("connection closed".into());
+                break;
+            }
+        };
+        let now = shared.epoch.elapsed().as_nanos() as u64;
+        let Some(body) = text.strip_prefix("[user] ") else {
+            out.error = Some(format!("unexpected text {:?}", &text[..text.len().min(40)]));
+            break;
+        };
+        if body.starts_with("probe") {
+            if !probed {
+                probed = true;
+                shared.probed.fetch_add(1, Ordering::AcqRel);
+            }
+            continue;
+        }
+        let mut fields = body.splitn(3, ' ');
+        let seq = fields.next().and_then(|s| s.parse::<usize>().ok());
+        let sent = fields.next().and_then(|s| s.parse::<u64>().ok());
+        let (Some(seq), Some(sent)) = (seq, sent) else {
+            out.error = Some(format!("malformed text {:?}", &body[..body.len().min(40)]));
+            break;
+        };
+        if seq >= messages {
+            out.error = Some(format!("sequence number {seq} out of range"));
+            break;
+        }
+        let (word, bit) = (seq / 64, 1u64 << (seq % 64));
+        if seen[word] & bit != 0 {
+            out.duplicates += 1;
+            continue;
+        }
+        seen[word] |= bit;
+        out.distinct += 1;
+        if max_seen.is_some_and(|m| seq < m) {
+            out.out_of_order += 1;
+        }
+        max_seen = Some(max_seen.map_or(seq, |m| m.max(seq)));
+        out.latencies.record(now.saturating_sub(sent));
+        shared.delivered.fetch_add(1, Ordering::Relaxed);
+        shared.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
+        if shared.counts[seq].fetch_add(1, Ordering::AcqRel) + 1 == shared.receivers {
+            shared.progress.notify_one();
+        }
+    }
+    let mut previous = true;
+    for seq in 0..messages {
+        let here = seen[seq / 64] & (1 << (seq % 64)) != 0;
+        if previous && !here {
+            out.gaps += 1;
+        }
+        previous = here;
+    }
+    out
+}
+
+/// Runs the scenario. With `server`, reports its CPU time per delivery (from the first timed send to the
+/// last delivery).
+pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Report {
+    let mut report = Report::default();
+    let target = match Target::parse(&options.url) {
+        Ok(target) => target,
+        Err(e) => {
+            report.error(e);
+            return report;
+        }
+    };
+    let deadline = Instant::now() + options.timeout;
+    let receivers = options.members + 1;
+    let mut conns = match client::connect_many(
+        &target,
+        receivers,
+        options.parallel_connects,
+        None,
+        deadline,
+    )
+    .await
+    {
+        Ok(conns) => conns,
+        Err(e) => {
+            report.error(e);
+            return report;
+        }
+    };
+    let sender = conns.remove(0);
+    let (mut sink, sender_stream) = sender.split();
+    let shared = Arc::new(Shared {
+        epoch: Instant::now(),
+        receivers: receivers as u32,
+        counts: (0..options.messages).map(|_| AtomicU32::new(0)).collect(),
+        progress: Notify::new(),
+        delivered: AtomicU64::new(0),
+        last_delivery_ns: AtomicU64::new(0),
+        probed: AtomicUsize::new(0),
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(receive(
+        sender_stream,
+        shared.clone(),
+        stop_rx.clone(),
+        deadline,
+    ));
+    for ws in conns {
+        tasks.spawn(receive(ws, shared.clone(), stop_rx.clone(), deadline));
+    }
+
+    // Probe until every receiver is in the group (bounded: 500 probes, 20 ms apart, and the deadline).
+    let mut joined = false;
+    for _ in 0..500 {
+        if let Err(e) = sink.send(Message::text("probe")).await {
+            report.error(format!("sender: {e}"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if shared.probed.load(Ordering::Acquire) == receivers {
+            joined = true;
+            break;
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    if !joined {
+        report.error(format!(
+            "only {} of {receivers} receivers saw a probe: not every connection joined the group",
+            shared.probed.load(Ordering::Acquire)
+        ));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let before = server.map(|s| s.sample());
+    let pad_len = options.payload.saturating_sub(24);
+    let pad = "x".repeat(pad_len);
+    let first_send = shared.epoch.elapsed().as_nanos() as u64;
+    let mut sent = 0usize;
+    if joined {
+        for seq in 0..options.messages {
+            if !options.unbounded && seq >= options.inflight.max(1) {
+                let wait_for = &shared.counts[seq - options.inflight.max(1)];
+                let mut stalled = false;
+                while wait_for.load(Ordering::Acquire) < shared.receivers {
+                    let notified = shared.progress.notified();
+                    if wait_for.load(Ordering::Acquire) >= shared.receivers {
+                        break;
+                    }
+                    let wake = Instant::now() + options.quiet;
+                    if tokio::time::timeout_at(wake.min(deadline), notified)
+                        .await
+                        .is_err()
+                    {
+                        stalled = true;
+                        break;
+                    }
+                }
+                if stalled {
+                    report.error(format!(
+                        "stalled: message {} did not reach every receiver within {:?}",
+                        seq - options.inflight.max(1),
+                        options.quiet
+                    ));
+                    break;
+                }
+            }
+            let now = shared.epoch.elapsed().as_nanos() as u64;
+            let text = format!("{seq} {now} {pad}");
+            let result = if options.unbounded {
+                let fed = sink.feed(Message::text(text)).await;
+                if seq % 16 == 15 {
+                    fed.and(sink.flush().await)
+                } else {
+                    fed
+                }
+            } else {
+                sink.send(Message::text(text)).await
+            };
+            if let Err(e) = result {
+                report.error(format!("sender: {e}"));
+                break;
+            }
+            sent += 1;
+        }
+        if let Err(e) = sink.flush().await {
+            report.error(format!("sender flush: {e}"));
+        }
+    }
+    let send_done = shared.epoch.elapsed().as_nanos() as u64;
+
+    // Wait for the deliveries to finish, or to pause for `quiet`, or the deadline.
+    let expected = (sent * receivers) as u64;
+    let mut last = u64::MAX;
+    let mut quiet_since = Instant::now();
+    while shared.delivered.load(Ordering::Acquire) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let now = shared.delivered.load(Ordering::Acquire);
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() >= options.quiet {
+            break;
+        }
+    }
+    let after = server.map(|s| s.sample());
+    let _ = stop.send(true);
+
+    let mut latencies = Latencies::with_capacity(expected as usize);
+    let mut per_receiver = Vec::with_capacity(receivers);
+    let (mut duplicated, mut out_of_order, mut gaps) = (0u64, 0u64, Vec::new());
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(received) => {
+                if let Some(e) = received.error {
+                    report.error(e);
+                }
+                duplicated += received.duplicates;
+                out_of_order += received.out_of_order;
+                gaps.push(received.gaps);
+                per_receiver.push(received.distinct);
+                latencies.merge(received.latencies);
+            }
+            Err(e) => report.error(format!("receiver task: {e}")),
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+
+    let delivered: u64 = per_receiver.iter().sum();
+    let lost: u64 = per_receiver
+        .iter()
+        .map(|&d| (sent as u64).saturating_sub(d))
+        .sum();
+    report.lost = lost;
+    report.duplicated = duplicated;
+    let last_delivery = shared.last_delivery_ns.load(Ordering::Acquire);
+    let elapsed = last_delivery.saturating_sub(first_send) as f64 / 1e9;
+    let rate = delivered as f64 / elapsed.max(1e-9);
+    per_receiver.sort_unstable();
+    gaps.sort_unstable();
+    let pick = |v: &[u64], p: f64| -> u64 {
+        if v.is_empty() {
+            0
+        } else {
+            v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
+        }
+    };
+    let complete = per_receiver.iter().filter(|&&d| d == sent as u64).count();
+    let mode = if options.unbounded {
+        "unbounded burst".to_owned()
+    } else {
+        format!("in flight ≤ {}", options.inflight)
+    };
+    report.lines.push(format!(
+        "broadcast: {} members + sender, {sent} msgs ({} B, {mode}): {delivered}/{expected} deliveries in {elapsed:.3} s = {rate:.0} deliveries/s",
+        options.members, options.payload
+    ));
+    report
+        .lines
+        .push(format!("broadcast: send to receive {}", latencies.line()));
+    report.lines.push(format!(
+        "broadcast: lost {lost}, duplicated {duplicated}, out of order {out_of_order}; {complete}/{receivers} receivers got every message; per receiver got min {} / median {} / max {} (missing ranges: median {}, max {})",
+        pick(&per_receiver, 0.0),
+        pick(&per_receiver, 0.5),
+        pick(&per_receiver, 1.0),
+        pick(&gaps, 0.5),
+        pick(&gaps, 1.0),
+    ));
+    let mut summary = json!({
+        "mode": if options.unbounded { "broadcast-unbounded" } else { "broadcast" },
+        "members": options.members,
+        "receivers": receivers,
+        "messages": sent,
+        "payload": options.payload,
+        "inflight": if options.unbounded { serde_json::Value::Null } else { json!(options.inflight) },
+        "deliveries": delivered,
+        "expected_deliveries": expected,
+        "elapsed_s": round3(elapsed),
+        "send_s": round3(send_done.saturating_sub(first_send) as f64 / 1e9),
+        "deliveries_per_s": round1(rate),
+        "latency": latencies.summary(),
+        "lost": lost,
+        "duplicated": duplicated,
+        "out_of_order": out_of_order,
+        "receivers_complete": complete,
+        "per_receiver_received": {
+            "min": pick(&per_receiver, 0.0),
+            "p50": pick(&per_receiver, 0.5),
+            "max": pick(&per_receiver, 1.0),
+        },
+        "per_receiver_missing_ranges": { "p50": pick(&gaps, 0.5), "max": pick(&gaps, 1.0) },
+        "errors": report.error_count,
+    });
+    if let (Some(before), Some(after)) = (before, after) {
+        let cpu = after.cpu_since(&before);
+        let sched = after.sched_since(&before);
+        let per = cpu / delivered.max(1) as f64 * 1e6;
+        let per_sched = sched / delivered.max(1) as f64 * 1e6;
+        report.lines.push(format!(
+            "broadcast: server CPU {cpu:.2} s = {per:.3} µs/delivery (schedstat {per_sched:.3} µs/delivery)"
+        ));
+        summary["server_cpu_s"] = json!(round3(cpu));
+        summary["server_cpu_us_per_delivery"] = json!(round3(per));
+        summary["server_sched_us_per_delivery"] = json!(round3(per_sched));
+    }
+    report.summary = summary;
+    report
+}
