@@ -166,6 +166,7 @@ impl Connection {
                 return Ended { code: 1006 };
             }
 
+            let mut just_wrote = false;
             loop {
                 // Start the next event when nothing is running.
                 if running.is_none()
@@ -175,9 +176,12 @@ impl Connection {
                     *order += 1;
                 }
                 let can_read = pending.len() < self.max_pending;
-                // In this order: what consumers sent, then the running consumer, then the socket.
+                // What consumers sent goes first, then the running consumer, then the socket; but right
+                // after writing a batch the others go first, so that a flood of outbound messages can't
+                // starve reading (a close frame, a ping, the client's own messages).
+                let outbound_first = !just_wrote;
                 let wake = std::future::poll_fn(|cx| {
-                    if let Poll::Ready(message) = self.inbox.poll_recv(cx) {
+                    if outbound_first && let Poll::Ready(message) = self.inbox.poll_recv(cx) {
                         return Poll::Ready(Wake::Outbound(message));
                     }
                     if let Some((_, _, run)) = running.as_mut()
@@ -191,9 +195,13 @@ impl Connection {
                     if stopping.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Wake::Shutdown);
                     }
+                    if !outbound_first && let Poll::Ready(message) = self.inbox.poll_recv(cx) {
+                        return Poll::Ready(Wake::Outbound(message));
+                    }
                     Poll::Pending
                 })
                 .await;
+                just_wrote = matches!(wake, Wake::Outbound(_));
                 let close = match wake {
                     Wake::Outbound(message) => {
                         let mut outcome = self.write(socket, message, &mut pending).await;
