@@ -287,3 +287,27 @@ async fn redis_going_away_is_an_error_then_the_layer_reconnects() {
     assert!(delivered, "no delivery after Redis came back");
     drop(redis);
 }
+
+#[tokio::test]
+async fn a_normal_channel_can_be_a_group_member() {
+    let prefix = prefix();
+    let a = process(&prefix, LayerConfig::default()).await;
+    let b = process(&prefix, LayerConfig::default()).await;
+    let inbox = a.new_channel("specific.").await.unwrap();
+    a.group_add("audit", inbox.name()).await.unwrap();
+    a.group_add("audit", "audit.log").await.unwrap();
+    b.group_send("audit", LayerMessage::text("entry"))
+        .await
+        .unwrap();
+    assert_eq!(recv(&inbox).await, LayerMessage::text("entry"));
+    let logged = tokio::time::timeout(GUARD, b.receive("audit.log"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(logged, LayerMessage::text("entry"));
+    a.group_discard("audit", "audit.log").await.unwrap();
+    b.group_send("audit", LayerMessage::text("second"))
+        .await
+        .unwrap();
+    assert_eq!(recv(&inbox).await, LayerMessage::text("second"));
+}

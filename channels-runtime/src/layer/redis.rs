@@ -7,8 +7,8 @@
 //!   message, so `receive` is cancel-safe and each message goes to one receiver.
 //! - **Process-local channels** (reply channels, `specific.<process>!<n>`) live in their process. A send
 //!   from another process is one `PUBLISH` to that process's topic; the owner pushes it to the inbox.
-//! - **Groups**: membership is a sorted set `{prefix}:group:{name}` (score = when added, for group expiry),
-//!   and every process pattern-subscribes to `{prefix}:group:*`. `group_send` is one script call: it
+//! - **Groups**: membership is recorded in sorted sets (score = when added, for group expiry), reply
+//!   channels and normal channels apart, and every process pattern-subscribes to `{prefix}:group:*`. `group_send` is one script call: it
 //!   publishes the message once (Redis fans it out to every process, each of which fans it out to its
 //!   local members of that group, if any), and appends it to any normal-channel members. So a broadcast
 //!   costs O(processes), not O(members), Redis work; the price is that a process also receives messages of
@@ -62,29 +62,29 @@ redis.call('PEXPIRE', key, tonumber(ARGV[4]) + 1000)
 return 1
 ";
 
-/// Sends to a group. KEYS[1] membership set; ARGV: topic, encoded message, entry (timestamped, for
-/// normal-channel members), capacity, now_ms, expiry_ms, group_expiry_ms, channel key prefix.
-/// Returns how many normal-channel members were full.
+/// Sends to a group. KEYS[1] the group's normal-channel members, KEYS[2] its process-local members;
+/// ARGV: topic, encoded message, entry (timestamped, for normal-channel members), capacity, now_ms,
+/// expiry_ms, group_expiry_ms, channel key prefix. Returns how many normal-channel members were full.
+/// Process-local members (reply channels, the usual case) cost nothing here: one PUBLISH reaches them all.
 const GROUP_SEND_SCRIPT: &str = r"
 local now = tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[7]))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[7]))
 local full = 0
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local cutoff = now - tonumber(ARGV[6])
 for _, member in ipairs(members) do
-  if not string.find(member, '!', 1, true) then
-    local key = ARGV[8] .. member
-    while true do
-      local head = redis.call('LINDEX', key, 0)
-      if not head or tonumber(string.sub(head, 1, 13)) > cutoff then break end
-      redis.call('LPOP', key)
-    end
-    if redis.call('LLEN', key) >= tonumber(ARGV[4]) then
-      full = full + 1
-    else
-      redis.call('RPUSH', key, ARGV[3])
-      redis.call('PEXPIRE', key, tonumber(ARGV[6]) + 1000)
-    end
+  local key = ARGV[8] .. member
+  while true do
+    local head = redis.call('LINDEX', key, 0)
+    if not head or tonumber(string.sub(head, 1, 13)) > cutoff then break end
+    redis.call('LPOP', key)
+  end
+  if redis.call('LLEN', key) >= tonumber(ARGV[4]) then
+    full = full + 1
+  else
+    redis.call('RPUSH', key, ARGV[3])
+    redis.call('PEXPIRE', key, tonumber(ARGV[6]) + 1000)
   end
 end
 redis.call('PUBLISH', ARGV[1], ARGV[2])
@@ -249,8 +249,19 @@ impl RedisLayer {
         format!("{}:channel:{channel}", self.inner.prefix)
     }
 
+    /// The pub/sub topic of a group (every process pattern-subscribes to `{prefix}:group:*`).
     fn group_key(&self, group: &str) -> String {
         format!("{}:group:{group}", self.inner.prefix)
+    }
+
+    /// The sorted set that records `channel`'s membership of `group`: process-local members and normal
+    /// channels are kept apart, so that a group send only walks the (rare) normal-channel members.
+    fn membership_key(&self, group: &str, channel: &str) -> String {
+        if channel.contains('!') {
+            format!("{}:members:{group}", self.inner.prefix)
+        } else {
+            format!("{}:member-channels:{group}", self.inner.prefix)
+        }
     }
 
     /// The process that owns a process-local channel name (`...<process>!<n>`).
@@ -554,7 +565,7 @@ impl ChannelLayer for RedisLayer {
     async fn group_add(&self, group: &str, channel: &str) -> Result<(), LayerError> {
         check_group(group)?;
         check_channel(channel)?;
-        let key = self.group_key(group);
+        let key = self.membership_key(group, channel);
         let mut commands = self.inner.commands.clone();
         redis::pipe()
             .zadd(&key, channel, now_ms())
@@ -580,7 +591,9 @@ impl ChannelLayer for RedisLayer {
         check_group(group)?;
         check_channel(channel)?;
         let mut commands = self.inner.commands.clone();
-        let removed: Result<i64, _> = commands.zrem(self.group_key(group), channel).await;
+        let removed: Result<i64, _> = commands
+            .zrem(self.membership_key(group, channel), channel)
+            .await;
         match Self::owner(channel) {
             Some(owner) if owner == self.inner.process => {
                 self.inner.groups.discard(group, channel);
@@ -601,7 +614,8 @@ impl ChannelLayer for RedisLayer {
         let full: i64 = self
             .inner
             .group_send_script
-            .key(self.group_key(group))
+            .key(self.membership_key(group, "normal"))
+            .key(self.membership_key(group, "local!"))
             .arg(self.group_key(group))
             .arg(wire::encode(&message))
             .arg(timestamped(&message, now))
