@@ -108,7 +108,7 @@ impl LocalGroups {
             let Some(queue) = member.queue.upgrade() else {
                 return false;
             };
-            match queue.push(message.clone()) {
+            match queue.push_at(message.clone(), now) {
                 Ok(()) => true,
                 Err(LayerError::ChannelFull) => {
                     self.dropped.fetch_add(1, Ordering::Relaxed);

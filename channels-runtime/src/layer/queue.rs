@@ -54,10 +54,14 @@ impl Queue {
 
     /// Appends a message, or says why it can't.
     pub(crate) fn push(&self, message: LayerMessage) -> Result<(), LayerError> {
+        self.push_at(message, Instant::now())
+    }
+
+    /// [`push`](Self::push) with the current time given, for callers pushing to many queues at once.
+    pub(crate) fn push_at(&self, message: LayerMessage, now: Instant) -> Result<(), LayerError> {
         if self.is_closed() {
             return Err(LayerError::ChannelClosed);
         }
-        let now = Instant::now();
         {
             let mut items = self.lock();
             if items.len() >= self.capacity {
