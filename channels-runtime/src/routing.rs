@@ -415,6 +415,42 @@ enum Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Routing {
     entries: Vec<Entry>,
+    /// Every entry's path pattern in one `RegexSet`, built on first use: one pass over the path tells
+    /// which entries can match, so only those run their own regex (for the captures).
+    index: std::sync::OnceLock<Option<PatternIndex>>,
+}
+
+/// The patterns of a table's entries, matched all at once.
+#[derive(Debug, Clone)]
+struct PatternIndex {
+    set: regex::RegexSet,
+    /// For each entry, its position in `set` (entries without a valid pattern have none).
+    slots: Vec<Option<usize>>,
+}
+
+impl PatternIndex {
+    fn build(entries: &[Entry]) -> Option<PatternIndex> {
+        let mut sources = Vec::new();
+        let slots = entries
+            .iter()
+            .map(|entry| {
+                let pattern = match entry {
+                    Entry::Route(route) => route.pattern.as_ref(),
+                    Entry::Include { prefix, .. } => prefix.as_ref(),
+                };
+                match pattern {
+                    Some(Ok(pattern)) => {
+                        sources.push(pattern.regex.as_str().to_owned());
+                        Some(sources.len() - 1)
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        // Too large for one set (regex's size limit): fall back to trying each pattern in turn.
+        let set = regex::RegexSet::new(&sources).ok()?;
+        Some(PatternIndex { set, slots })
+    }
 }
 
 /// A route found for an event: which route (for sharing one binding between events) and its captures.
@@ -433,6 +469,7 @@ impl Routing {
     /// Appends a route.
     pub fn route(mut self, route: Route) -> Self {
         self.entries.push(Entry::Route(route));
+        self.index = std::sync::OnceLock::new();
         self
     }
 
@@ -443,6 +480,7 @@ impl Routing {
             prefix: prefix.map(Pattern::new),
             inner,
         });
+        self.index = std::sync::OnceLock::new();
         self
     }
 
@@ -507,7 +545,19 @@ impl Routing {
         params: &mut PathParams,
         accept: &mut dyn FnMut(&'a Route, &PathParams) -> Option<T>,
     ) -> Option<T> {
-        for entry in &self.entries {
+        let index = self
+            .index
+            .get_or_init(|| PatternIndex::build(&self.entries))
+            .as_ref();
+        let matched = index.map(|index| index.set.matches(path));
+        for (i, entry) in self.entries.iter().enumerate() {
+            // Skip entries whose pattern the set says can't match, without running their regex.
+            if let (Some(index), Some(matched)) = (index, &matched)
+                && let Some(slot) = index.slots[i]
+                && !matched.matched(slot)
+            {
+                continue;
+            }
             match entry {
                 Entry::Route(route) => {
                     if !route.takes(event) {
