@@ -175,6 +175,11 @@ impl Inbox {
         self.queue.poll_pop(cx)
     }
 
+    /// Stops pushes from waking the reader until its next `poll_recv` (see `Queue::disarm`).
+    pub(crate) fn disarm(&self) {
+        self.queue.disarm();
+    }
+
     /// Takes the next message if one is waiting.
     pub fn try_recv(&self) -> Option<LayerMessage> {
         self.queue.try_pop()

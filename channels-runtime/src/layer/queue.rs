@@ -162,6 +162,12 @@ impl Queue {
         }
     }
 
+    /// Forgets the poll-based reader's registration until its next [`poll_pop`](Self::poll_pop): pushes
+    /// made meanwhile don't wake it (the reader checks the queue before it sleeps anyway).
+    pub(crate) fn disarm(&self) {
+        drop(self.reader.take());
+    }
+
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.lock().clear();

@@ -181,9 +181,12 @@ impl Connection {
                 // starve reading (a close frame, a ping, the client's own messages).
                 let outbound_first = !just_wrote;
                 let wake = std::future::poll_fn(|cx| {
-                    if outbound_first && let Poll::Ready(message) = self.inbox.poll_recv(cx) {
+                    if outbound_first && let Some(message) = self.inbox.try_recv() {
                         return Poll::Ready(Wake::Outbound(message));
                     }
+                    // The running consumer's own sends need not wake this task: the inbox is checked
+                    // (and the wake-up registered again) below, before this task sleeps.
+                    self.inbox.disarm();
                     if let Some((_, _, run)) = running.as_mut()
                         && let Poll::Ready(outcome) = Pin::new(run).poll(cx)
                     {
@@ -195,7 +198,7 @@ impl Connection {
                     if stopping.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Wake::Shutdown);
                     }
-                    if !outbound_first && let Poll::Ready(message) = self.inbox.poll_recv(cx) {
+                    if let Poll::Ready(message) = self.inbox.poll_recv(cx) {
                         return Poll::Ready(Wake::Outbound(message));
                     }
                     Poll::Pending
