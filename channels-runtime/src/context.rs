@@ -46,12 +46,9 @@ pub fn current_layer() -> Result<Arc<dyn ChannelLayer>, Error> {
     DEFAULT.get().cloned().ok_or(Error::NoLayer)
 }
 
-/// Runs `future` with `layer` as the current layer.
-pub(crate) fn scope<F: Future>(
-    layer: Arc<dyn ChannelLayer>,
-    future: F,
-) -> impl Future<Output = F::Output> {
-    CURRENT.scope(layer, future)
+/// Runs `f` (one poll of a consumer) with `layer` as the current layer.
+pub(crate) fn sync_scope<R>(layer: Arc<dyn ChannelLayer>, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(layer, f)
 }
 
 /// Runs a sync consumer body on this (blocking) thread with the layer and runtime it may block on.

@@ -1,6 +1,5 @@
 //! [`Group`] and [`Channel`]: named destinations on the channel layer.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -36,8 +35,26 @@ pub struct Group {
 /// What a [`Group`] and a [`Channel`] have in common: a checked name, and maybe a bound layer.
 #[derive(Debug, Clone)]
 struct Target {
-    name: Cow<'static, str>,
+    name: Name,
     layer: Option<Arc<dyn ChannelLayer>>,
+}
+
+/// A name that clones in O(1): a literal, or a shared string.
+#[derive(Debug, Clone)]
+enum Name {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Name::Static(name) => name,
+            Name::Shared(name) => name,
+        }
+    }
 }
 
 impl Target {
@@ -47,8 +64,17 @@ impl Target {
             reason,
         })?;
         Ok(Target {
-            name: Cow::Owned(name),
+            name: Name::Shared(Arc::from(name)),
             layer: None,
+        })
+    }
+
+    /// This target with its layer resolved now: a send held until an atomic consumer returns must go to the
+    /// layer that was current when it was made. Cheap: the name and the layer are shared, not copied.
+    fn bound(&self) -> Result<Target> {
+        Ok(Target {
+            name: self.name.clone(),
+            layer: Some(self.layer()?),
         })
     }
 
@@ -82,7 +108,7 @@ impl Group {
     pub const fn from_checked(name: &'static str) -> Group {
         Group {
             target: Target {
-                name: Cow::Borrowed(name),
+                name: Name::Static(name),
                 layer: None,
             },
         }
@@ -142,10 +168,13 @@ impl Group {
     /// Never waits for slow members: one whose channel is full misses this message (see
     /// [`ChannelLayer::group_send`]). Inside an atomic consumer the send is held until it returns.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
-        match deferred::try_hold(self, message, |this, message| {
+        let bound = Group {
+            target: self.target.bound()?,
+        };
+        match deferred::try_hold(&bound, message, |this, message| {
             Box::pin(async move { this.send_now(message).await })
         }) {
-            Some(message) => self.send_now(message).await,
+            Some(message) => bound.send_now(message).await,
             None => Ok(()),
         }
     }
@@ -231,10 +260,13 @@ impl Channel {
 
     /// Sends a layer message. Inside an atomic consumer the send is held until it returns.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
-        match deferred::try_hold(self, message, |this, message| {
+        let bound = Channel {
+            target: self.target.bound()?,
+        };
+        match deferred::try_hold(&bound, message, |this, message| {
             Box::pin(async move { this.send_now(message).await })
         }) {
-            Some(message) => self.send_now(message).await,
+            Some(message) => bound.send_now(message).await,
             None => Ok(()),
         }
     }

@@ -26,16 +26,17 @@ pub(crate) enum Failure {
 
 /// A consumer run in progress.
 ///
-/// An async consumer's own boxed future is polled directly (no second box), with panics caught at each
-/// poll. Callers run it on a task that has the layer in scope (see `context::scope`), so that groups and
-/// channels without a bound layer find it.
+/// An async consumer's own boxed future is polled directly (no second box), with panics caught and the
+/// layer in scope at each poll, so that groups and channels without a bound layer find it. Scoping each
+/// consumer poll, rather than the whole connection task, costs nothing when no consumer runs (a
+/// connection that only receives broadcasts).
 pub(crate) struct RunFuture {
     state: RunState,
 }
 
 enum RunState {
-    /// An async consumer, polled directly.
-    Direct(ConsumerFuture),
+    /// An async consumer, polled directly, with its layer in scope during each poll.
+    Direct(ConsumerFuture, Arc<dyn ChannelLayer>),
     /// Anything that needed wrapping: a sync consumer's blocking task, an atomic consumer, a failure.
     Wrapped(BoxFuture<'static, Result<(), Failure>>),
     /// Polled to the end already.
@@ -60,8 +61,9 @@ impl Future for RunFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let outcome = match &mut self.state {
-            RunState::Direct(future) => {
-                match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            RunState::Direct(future, layer) => {
+                let poll = || context::sync_scope(layer.clone(), || future.as_mut().poll(cx));
+                match std::panic::catch_unwind(AssertUnwindSafe(poll)) {
                     Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(Ok(()))) => Ok(()),
                     Ok(Poll::Ready(Err(ConsumerError(e)))) => Err(Failure::Error(e)),
@@ -91,7 +93,7 @@ pub(crate) fn start(
         Err(panic) => RunFuture::ended(Err(Failure::Panic(panic))),
         Ok(Invocation::Async(fut)) if consumer.is_atomic() => {
             let guarded = RunFuture {
-                state: RunState::Direct(fut),
+                state: RunState::Direct(fut, layer.clone()),
             };
             RunFuture::wrapped(async move {
                 let (outcome, held) = deferred::run_holding(guarded).await;
@@ -111,7 +113,7 @@ pub(crate) fn start(
             })
         }
         Ok(Invocation::Async(fut)) => RunFuture {
-            state: RunState::Direct(fut),
+            state: RunState::Direct(fut, layer.clone()),
         },
         Ok(Invocation::Blocking(body)) => {
             let handle = tokio::runtime::Handle::current();

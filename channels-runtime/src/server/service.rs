@@ -90,16 +90,6 @@ pub(crate) async fn handle(
     client: Option<std::net::SocketAddr>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, std::convert::Infallible> {
-    // Consumers run on this task (and on the connection's task below) with the server's layer in scope.
-    let layer = shared.layer.clone();
-    crate::context::scope(layer, answer(shared, client, req)).await
-}
-
-async fn answer(
-    shared: Arc<Shared>,
-    client: Option<std::net::SocketAddr>,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, std::convert::Infallible> {
     if is_upgrade(&req) {
         let mut response = websocket(shared, client, req).await;
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -337,7 +327,7 @@ async fn websocket(
         running = std::mem::size_of::<Option<super::connection::Running>>(),
         "connection task state"
     );
-    tokio::spawn(crate::context::scope(shared.layer.clone(), run));
+    tokio::spawn(run);
 
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

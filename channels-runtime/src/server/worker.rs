@@ -56,10 +56,7 @@ impl Worker {
         }
         let loops = channels.into_iter().map(|channel| {
             let worker = self.clone();
-            // Consumers find this worker's layer when they use groups and channels without one.
-            context::scope(self.layer.clone(), async move {
-                worker.serve_channel(channel).await
-            })
+            async move { worker.serve_channel(channel).await }
         });
         futures_util::future::join_all(loops).await;
         std::future::pending::<()>().await
