@@ -167,6 +167,7 @@ impl Connection {
             }
 
             let mut just_wrote = false;
+            let mut stop_registered = false;
             loop {
                 // Start the next event when nothing is running.
                 if running.is_none()
@@ -195,8 +196,16 @@ impl Connection {
                     if can_read && let Poll::Ready(frame) = socket.poll_next_unpin(cx) {
                         return Poll::Ready(Wake::Frame(frame));
                     }
-                    if stopping.as_mut().poll(cx).is_ready() {
+                    // Registered with the first poll; after that the flag says it (cheaper than
+                    // polling the `Notified` each time, and a raise still wakes this task).
+                    if shutdown.is_raised() {
                         return Poll::Ready(Wake::Shutdown);
+                    }
+                    if !stop_registered {
+                        stop_registered = true;
+                        if stopping.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Wake::Shutdown);
+                        }
                     }
                     if let Poll::Ready(message) = self.inbox.poll_recv(cx) {
                         return Poll::Ready(Wake::Outbound(message));
