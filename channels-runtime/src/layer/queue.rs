@@ -22,6 +22,8 @@ pub(crate) struct Queue {
     notify: Notify,
     /// The single poll-based reader of a process-local channel (its connection), if any.
     reader: AtomicWaker,
+    /// How many `pop` calls are waiting on `notify`.
+    async_waiters: AtomicUsize,
     /// Wakes senders waiting for room ([`Queue::push_wait`]); only signalled while someone waits.
     space: Notify,
     space_waiters: AtomicUsize,
@@ -37,6 +39,7 @@ impl Queue {
             items: Mutex::new(VecDeque::new()),
             notify: Notify::new(),
             reader: AtomicWaker::new(),
+            async_waiters: AtomicUsize::new(0),
             space: Notify::new(),
             space_waiters: AtomicUsize::new(0),
             capacity,
@@ -62,7 +65,7 @@ impl Queue {
         if self.is_closed() {
             return Err(LayerError::ChannelClosed);
         }
-        {
+        let async_waiter = {
             let mut items = self.lock();
             if items.len() >= self.capacity {
                 self.drop_expired(&mut items, now);
@@ -75,8 +78,14 @@ impl Queue {
                 items.reserve_exact(1);
             }
             items.push_back((now, message));
+            // Read under the lock: a `pop` that counted itself before its last look (under this same
+            // lock) is seen here, so it can't miss this message.
+            self.async_waiters.load(Ordering::Relaxed) > 0
+        };
+        // Only async readers (`pop`) wait on `notify`; the connection polls and uses `reader`.
+        if async_waiter {
+            self.notify.notify_one();
         }
-        self.notify.notify_one();
         self.reader.wake();
         Ok(())
     }
@@ -142,7 +151,15 @@ impl Queue {
             if let Some(message) = self.try_pop() {
                 return message;
             }
-            self.notify.notified().await;
+            // Announce the wait before the last look, so a push in between notifies us (see `push_at`).
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let _waiting = Waiting::new(&self.async_waiters);
+            if let Some(message) = self.try_pop() {
+                return message;
+            }
+            notified.await;
         }
     }
 
@@ -186,6 +203,22 @@ impl Queue {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
+    }
+}
+
+/// Counts one waiting `pop` for as long as it lives (also when the `pop` future is dropped).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
