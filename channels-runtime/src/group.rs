@@ -39,6 +39,13 @@ struct Target {
     layer: Option<Arc<dyn ChannelLayer>>,
 }
 
+/// Whether a [`Target`] is sent to as a group (every member) or as one channel.
+#[derive(Debug, Clone, Copy)]
+enum Destination {
+    Group,
+    Channel,
+}
+
 /// A name that clones in O(1): a literal, or a shared string.
 #[derive(Debug, Clone)]
 enum Name {
@@ -76,6 +83,27 @@ impl Target {
             name: self.name.clone(),
             layer: Some(self.layer()?),
         })
+    }
+
+    /// Sends `message` to this target as a group or as a channel; inside an atomic consumer the send is
+    /// held (with the layer current now) until the consumer returns.
+    async fn send(&self, destination: Destination, message: LayerMessage) -> Result<()> {
+        let bound = (self.bound()?, destination);
+        match deferred::try_hold(&bound, message, |(target, destination), message| {
+            Box::pin(async move { target.deliver(destination, message).await })
+        }) {
+            Some(message) => bound.0.deliver(destination, message).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn deliver(&self, destination: Destination, message: LayerMessage) -> Result<()> {
+        let layer = self.layer()?;
+        match destination {
+            Destination::Group => layer.group_send(&self.name, message).await?,
+            Destination::Channel => layer.send(&self.name, message).await?,
+        }
+        Ok(())
     }
 
     /// The bound layer, or the current one.
@@ -168,23 +196,7 @@ impl Group {
     /// Never waits for slow members: one whose channel is full misses this message (see
     /// [`ChannelLayer::group_send`]). Inside an atomic consumer the send is held until it returns.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
-        let bound = Group {
-            target: self.target.bound()?,
-        };
-        match deferred::try_hold(&bound, message, |this, message| {
-            Box::pin(async move { this.send_now(message).await })
-        }) {
-            Some(message) => bound.send_now(message).await,
-            None => Ok(()),
-        }
-    }
-
-    async fn send_now(&self, message: LayerMessage) -> Result<()> {
-        Ok(self
-            .target
-            .layer()?
-            .group_send(self.name(), message)
-            .await?)
+        self.target.send(Destination::Group, message).await
     }
 
     /// [`add`](Self::add) for sync consumers.
@@ -260,19 +272,7 @@ impl Channel {
 
     /// Sends a layer message. Inside an atomic consumer the send is held until it returns.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
-        let bound = Channel {
-            target: self.target.bound()?,
-        };
-        match deferred::try_hold(&bound, message, |this, message| {
-            Box::pin(async move { this.send_now(message).await })
-        }) {
-            Some(message) => bound.send_now(message).await,
-            None => Ok(()),
-        }
-    }
-
-    async fn send_now(&self, message: LayerMessage) -> Result<()> {
-        Ok(self.target.layer()?.send(self.name(), message).await?)
+        self.target.send(Destination::Channel, message).await
     }
 
     /// [`send`](Self::send) for sync code.
