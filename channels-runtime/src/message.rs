@@ -257,9 +257,17 @@ impl MessageBuilder {
     pub(crate) fn new(channel: impl Into<Arc<str>>, scope: Arc<Scope>) -> Self {
         MessageBuilder {
             channel: channel.into(),
+            // Every field spelled out: `..Content::default()` would build and drop a default `Arc<Scope>`
+            // for every message.
             content: Content {
                 scope,
-                ..Content::default()
+                order: 0,
+                text: None,
+                bytes: None,
+                code: None,
+                extra: None,
+                reply_channel: None,
+                json: OnceLock::new(),
             },
         }
     }

@@ -53,7 +53,9 @@ impl InboxRegistry for LocalChannels {
 #[derive(Debug)]
 struct Member {
     since: Instant,
-    queue: Weak<Queue>,
+    /// Held strongly (no `Weak::upgrade` per delivery); a closed queue is empty and is forgotten at the
+    /// group's next send or discard.
+    queue: Arc<Queue>,
 }
 
 /// Group memberships of local queues.
@@ -73,7 +75,7 @@ impl LocalGroups {
             Arc::from(channel),
             Member {
                 since: Instant::now(),
-                queue: Arc::downgrade(queue),
+                queue: queue.clone(),
             },
         );
         was_empty
@@ -105,10 +107,10 @@ impl LocalGroups {
             if now.duration_since(member.since) >= expiry {
                 return false;
             }
-            let Some(queue) = member.queue.upgrade() else {
+            if member.queue.is_closed() {
                 return false;
-            };
-            match queue.push_at(message.clone(), now) {
+            }
+            match member.queue.push_at(message.clone(), now) {
                 Ok(()) => true,
                 Err(LayerError::ChannelFull) => {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -129,10 +131,7 @@ impl LocalGroups {
         lock(&self.groups).get(group).map_or(0, |members| {
             members
                 .values()
-                .filter(|m| {
-                    now.duration_since(m.since) < expiry
-                        && m.queue.upgrade().is_some_and(|q| !q.is_closed())
-                })
+                .filter(|m| now.duration_since(m.since) < expiry && !m.queue.is_closed())
                 .count()
         })
     }

@@ -62,15 +62,25 @@ impl Queue {
 
     /// [`push`](Self::push) with the current time given, for callers pushing to many queues at once.
     pub(crate) fn push_at(&self, message: LayerMessage, now: Instant) -> Result<(), LayerError> {
+        self.push_or_return(message, now)
+            .map_err(|(error, _)| error)
+    }
+
+    /// Like [`push_at`](Self::push_at), handing the message back when it could not be queued.
+    fn push_or_return(
+        &self,
+        message: LayerMessage,
+        now: Instant,
+    ) -> Result<(), (LayerError, LayerMessage)> {
         if self.is_closed() {
-            return Err(LayerError::ChannelClosed);
+            return Err((LayerError::ChannelClosed, message));
         }
         let async_waiter = {
             let mut items = self.lock();
             if items.len() >= self.capacity {
                 self.drop_expired(&mut items, now);
                 if items.len() >= self.capacity {
-                    return Err(LayerError::ChannelFull);
+                    return Err((LayerError::ChannelFull, message));
                 }
             }
             if items.capacity() == 0 {
@@ -106,33 +116,37 @@ impl Queue {
     /// # Cancel safety
     /// Cancel-safe: the message is queued in the same poll that returns `Ok`, or not at all.
     pub(crate) async fn push_wait(&self, message: LayerMessage) -> Result<(), LayerError> {
+        // Room now (the common case): one push, no clone, no waiter registration.
+        let mut message = match self.push_or_return(message, Instant::now()) {
+            Err((LayerError::ChannelFull, message)) => message,
+            other => return other.map_err(|(error, _)| error),
+        };
         loop {
             let room = self.space.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            match self.push(message.clone()) {
-                Err(LayerError::ChannelFull) => {
-                    self.space_waiters.fetch_add(1, Ordering::AcqRel);
-                    // Re-check after announcing ourselves, so a pop in between is not missed.
-                    let retry = self.push(message.clone());
-                    if !matches!(retry, Err(LayerError::ChannelFull)) {
-                        self.space_waiters.fetch_sub(1, Ordering::AcqRel);
-                        return retry;
-                    }
-                    room.await;
-                    self.space_waiters.fetch_sub(1, Ordering::AcqRel);
-                }
-                other => return other,
+            self.space_waiters.fetch_add(1, Ordering::AcqRel);
+            // Look again after announcing ourselves, so a pop in between is not missed.
+            let retry = self.push_or_return(message, Instant::now());
+            if let Err((LayerError::ChannelFull, back)) = retry {
+                message = back;
+                room.await;
+                self.space_waiters.fetch_sub(1, Ordering::AcqRel);
+                continue;
             }
+            self.space_waiters.fetch_sub(1, Ordering::AcqRel);
+            return retry.map_err(|(error, _)| error);
         }
     }
 
     /// Takes the oldest unexpired message, if any, without waiting.
     pub(crate) fn try_pop(&self) -> Option<LayerMessage> {
-        let now = Instant::now();
         let popped = {
             let mut items = self.lock();
-            self.drop_expired(&mut items, now);
+            if items.is_empty() {
+                return None;
+            }
+            self.drop_expired(&mut items, Instant::now());
             items.pop_front().map(|(_, message)| message)
         };
         if popped.is_some() && self.space_waiters.load(Ordering::Acquire) > 0 {
