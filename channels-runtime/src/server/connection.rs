@@ -175,6 +175,10 @@ impl Connection {
                 {
                     running = self.dispatch(next, *order);
                     *order += 1;
+                    // Each event counts against tokio's cooperative budget: a connection with a long
+                    // backlog (a burst sender) yields now and then, so the connections its consumers send
+                    // to get to write too.
+                    tokio::task::coop::consume_budget().await;
                 }
                 let can_read = pending.len() < self.max_pending;
                 // What consumers sent goes first, then the running consumer, then the socket; but right
