@@ -217,7 +217,10 @@ impl Group {
 
 /// Names a group with a literal checked at compile time: `group!("chat")` is a [`Group`].
 ///
-/// A name that breaks Channels' rule fails to compile with the reason:
+/// This is the runtime crate's own form, for code that uses `channels-runtime` without the macros. The
+/// `channels` facade exports the procedural `group!` of `channels-macros` instead, which reports a bad
+/// name at the literal with the reason; both accept exactly the same names. Here a name that breaks
+/// Channels' rule fails to compile through a `const` evaluation error that carries the reason:
 ///
 /// ```compile_fail
 /// let g = channels_runtime::group!("my room");
