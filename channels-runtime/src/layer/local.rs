@@ -99,6 +99,7 @@ impl LocalGroups {
     /// has gone are forgotten. A member whose queue is full misses this message (counted, logged).
     pub(crate) fn send(&self, group: &str, message: &LayerMessage, expiry: Duration) {
         let now = Instant::now();
+        super::clock::observe(now);
         let mut groups = lock(&self.groups);
         let Some(members) = groups.get_mut(group) else {
             return;

@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod clock;
 mod local;
 mod memory;
 mod message;

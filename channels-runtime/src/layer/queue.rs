@@ -57,7 +57,9 @@ impl Queue {
 
     /// Appends a message, or says why it can't.
     pub(crate) fn push(&self, message: LayerMessage) -> Result<(), LayerError> {
-        self.push_at(message, Instant::now())
+        let now = Instant::now();
+        super::clock::observe(now);
+        self.push_at(message, now)
     }
 
     /// [`push`](Self::push) with the current time given, for callers pushing to many queues at once.
@@ -117,7 +119,9 @@ impl Queue {
     /// Cancel-safe: the message is queued in the same poll that returns `Ok`, or not at all.
     pub(crate) async fn push_wait(&self, message: LayerMessage) -> Result<(), LayerError> {
         // Room now (the common case): one push, no clone, no waiter registration.
-        let mut message = match self.push_or_return(message, Instant::now()) {
+        let now = Instant::now();
+        super::clock::observe(now);
+        let mut message = match self.push_or_return(message, now) {
             Err((LayerError::ChannelFull, message)) => message,
             other => return other.map_err(|(error, _)| error),
         };
@@ -143,10 +147,10 @@ impl Queue {
     pub(crate) fn try_pop(&self) -> Option<LayerMessage> {
         let popped = {
             let mut items = self.lock();
-            if items.is_empty() {
-                return None;
+            let front_at = items.front()?.0;
+            if !super::clock::surely_fresh(front_at, self.expiry) {
+                self.drop_expired(&mut items, Instant::now());
             }
-            self.drop_expired(&mut items, Instant::now());
             items.pop_front().map(|(_, message)| message)
         };
         if popped.is_some() && self.space_waiters.load(Ordering::Acquire) > 0 {

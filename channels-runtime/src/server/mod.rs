@@ -194,6 +194,7 @@ impl Server {
             tasks.spawn(worker.run());
         }
         tasks.spawn(accept_loop(listener, shared.clone()));
+        tasks.spawn(crate::layer::clock::tick());
         Ok(ServerHandle {
             local_addr,
             shared,

@@ -58,7 +58,10 @@ impl Worker {
             let worker = self.clone();
             async move { worker.serve_channel(channel).await }
         });
-        futures_util::future::join_all(loops).await;
+        tokio::join!(
+            futures_util::future::join_all(loops),
+            crate::layer::clock::tick()
+        );
         std::future::pending::<()>().await
     }
 
