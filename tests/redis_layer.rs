@@ -1,6 +1,6 @@
 //! The Redis channel layer: groups, channels and reply channels across processes (each `RedisLayer` is one
-//! process), and what happens when Redis goes away. Needs `redis-server` (CI starts one on 6379; the
-//! outage test starts its own on a free port and never touches the shared one).
+//! process), and what happens when Redis goes away. Each test starts its own `redis-server` on a free port
+//! (the binary must be on PATH; `.ci/run` installs it when missing) and never touches a shared one.
 #![cfg(feature = "redis")]
 
 #[path = "../examples/chat.rs"]
@@ -16,26 +16,11 @@ use channels::layer::{LayerConfig, LayerError, LayerMessage, RedisLayer};
 use channels::prelude::*;
 use common::*;
 
-const SHARED: &str = "redis://127.0.0.1:6379/";
-
-/// A key prefix of its own for each test, so tests running at once don't see each other.
-fn prefix() -> String {
-    format!("channels-test-{}-{}", std::process::id(), rand_suffix())
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as u64);
-    nanos ^ (N.fetch_add(1, Ordering::Relaxed) << 32)
-}
-
-async fn process(prefix: &str, config: LayerConfig) -> RedisLayer {
-    RedisLayer::connect_with_prefix(SHARED, prefix, config)
+/// A layer, as one process would make it, on `redis`.
+async fn process(redis: &OwnRedis, config: LayerConfig) -> RedisLayer {
+    RedisLayer::connect(&redis.url(), config)
         .await
-        .expect("the shared Redis on 127.0.0.1:6379 is up")
+        .expect("the test's redis-server is up")
 }
 
 async fn recv(inbox: &channels::layer::Inbox) -> LayerMessage {
@@ -46,9 +31,9 @@ async fn recv(inbox: &channels::layer::Inbox) -> LayerMessage {
 
 #[tokio::test]
 async fn a_group_spans_processes() {
-    let prefix = prefix();
-    let a = process(&prefix, LayerConfig::default()).await;
-    let b = process(&prefix, LayerConfig::default()).await;
+    let redis = OwnRedis::launch().await;
+    let a = process(&redis, LayerConfig::default()).await;
+    let b = process(&redis, LayerConfig::default()).await;
     assert_ne!(a.process_id(), b.process_id());
     let on_a = a.new_channel("specific.").await.unwrap();
     let on_b = b.new_channel("specific.").await.unwrap();
@@ -70,9 +55,9 @@ async fn a_group_spans_processes() {
 
 #[tokio::test]
 async fn a_reply_channel_can_be_reached_from_another_process() {
-    let prefix = prefix();
-    let a = process(&prefix, LayerConfig::default()).await;
-    let b = process(&prefix, LayerConfig::default()).await;
+    let redis = OwnRedis::launch().await;
+    let a = process(&redis, LayerConfig::default()).await;
+    let b = process(&redis, LayerConfig::default()).await;
     let inbox = a.new_channel("specific.").await.unwrap();
     let from_b = ReplyChannel::new(inbox.name(), Arc::new(b.clone()));
     from_b.send_text("across").await.unwrap();
@@ -93,13 +78,13 @@ async fn a_reply_channel_can_be_reached_from_another_process() {
 
 #[tokio::test]
 async fn custom_channels_are_fifo_across_processes_with_capacity() {
-    let prefix = prefix();
+    let redis = OwnRedis::launch().await;
     let config = LayerConfig {
         capacity: 5,
         ..LayerConfig::default()
     };
-    let sender = process(&prefix, config.clone()).await;
-    let worker = process(&prefix, config).await;
+    let sender = process(&redis, config.clone()).await;
+    let worker = process(&redis, config).await;
     for n in 0..5 {
         sender
             .send("jobs", LayerMessage::text(n.to_string()))
@@ -121,11 +106,11 @@ async fn custom_channels_are_fifo_across_processes_with_capacity() {
 
 #[tokio::test]
 async fn a_worker_process_serves_a_channel_sent_from_a_server_process() {
-    let prefix = prefix();
+    let redis = OwnRedis::launch().await;
     let server_layer: Arc<dyn ChannelLayer> =
-        Arc::new(process(&prefix, LayerConfig::default()).await);
+        Arc::new(process(&redis, LayerConfig::default()).await);
     let worker_layer: Arc<dyn ChannelLayer> =
-        Arc::new(process(&prefix, LayerConfig::default()).await);
+        Arc::new(process(&redis, LayerConfig::default()).await);
     // websocket.receive hands the text to a worker in the other process, which answers the client.
     let receive = Consumer::from_async("receive", |m: Message| async move {
         let name = m.reply_channel.name().unwrap_or_default().to_owned();
@@ -156,10 +141,10 @@ async fn a_worker_process_serves_a_channel_sent_from_a_server_process() {
 
 #[tokio::test]
 async fn the_chat_spans_two_servers() {
-    let prefix = prefix();
+    let redis = OwnRedis::launch().await;
     let mut servers = Vec::new();
     for _ in 0..2 {
-        let layer = process(&prefix, LayerConfig::default()).await;
+        let layer = process(&redis, LayerConfig::default()).await;
         servers.push(
             Server::new(chat::channel_routing())
                 .with_layer(Arc::new(layer))
@@ -223,6 +208,13 @@ impl OwnRedis {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("redis-server on {} did not start", self.port);
+    }
+
+    /// A new redis-server on a free port, ready to take connections.
+    async fn launch() -> OwnRedis {
+        let redis = OwnRedis::start(OwnRedis::free_port());
+        redis.wait_ready().await;
+        redis
     }
 
     fn url(&self) -> String {
@@ -290,9 +282,9 @@ async fn redis_going_away_is_an_error_then_the_layer_reconnects() {
 
 #[tokio::test]
 async fn a_normal_channel_can_be_a_group_member() {
-    let prefix = prefix();
-    let a = process(&prefix, LayerConfig::default()).await;
-    let b = process(&prefix, LayerConfig::default()).await;
+    let redis = OwnRedis::launch().await;
+    let a = process(&redis, LayerConfig::default()).await;
+    let b = process(&redis, LayerConfig::default()).await;
     let inbox = a.new_channel("specific.").await.unwrap();
     a.group_add("audit", inbox.name()).await.unwrap();
     a.group_add("audit", "audit.log").await.unwrap();
