@@ -410,18 +410,13 @@ pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Repo
         "per_receiver_missing_ranges": { "p50": pick(&gaps, 0.5), "max": pick(&gaps, 1.0) },
         "errors": report.error_count,
     });
-    if let (Some(before), Some(after)) = (before, after) {
-        let cpu = after.cpu_since(&before);
-        let sched = after.sched_since(&before);
-        let per = cpu / delivered.max(1) as f64 * 1e6;
-        let per_sched = sched / delivered.max(1) as f64 * 1e6;
-        report.lines.push(format!(
-            "broadcast: server CPU {cpu:.2} s = {per:.3} µs/delivery (schedstat {per_sched:.3} µs/delivery)"
-        ));
-        summary["server_cpu_s"] = json!(round3(cpu));
-        summary["server_cpu_us_per_delivery"] = json!(round3(per));
-        summary["server_sched_us_per_delivery"] = json!(round3(per_sched));
-    }
+    report.server_cpu(
+        &mut summary,
+        "broadcast",
+        "delivery",
+        delivered,
+        (before, after),
+    );
     report.summary = summary;
     report
 }

@@ -200,18 +200,7 @@ pub async fn run(options: &EchoOptions, server: Option<ServerProc>) -> Report {
         "lost": report.lost,
         "errors": report.error_count,
     });
-    if let (Some(before), Some(after)) = (before, after) {
-        let cpu = after.cpu_since(&before);
-        let sched = after.sched_since(&before);
-        let per = cpu / received.max(1) as f64 * 1e6;
-        let per_sched = sched / received.max(1) as f64 * 1e6;
-        report.lines.push(format!(
-            "echo: server CPU {cpu:.2} s = {per:.2} µs/msg (schedstat {per_sched:.2} µs/msg)"
-        ));
-        summary["server_cpu_s"] = json!(round3(cpu));
-        summary["server_cpu_us_per_msg"] = json!(round3(per));
-        summary["server_sched_us_per_msg"] = json!(round3(per_sched));
-    }
+    report.server_cpu(&mut summary, "echo", "msg", received, (before, after));
     report.summary = summary;
     report
 }

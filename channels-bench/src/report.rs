@@ -31,6 +31,33 @@ impl Report {
         }
     }
 
+    /// Adds the server's CPU time between two samples, per `count` items (messages or deliveries), to the
+    /// lines and to `summary` (as `server_cpu_s`, `server_cpu_us_per_<unit>` and
+    /// `server_sched_us_per_<unit>`). Does nothing without samples (no `--server-pid`).
+    pub fn server_cpu(
+        &mut self,
+        summary: &mut serde_json::Value,
+        mode: &str,
+        unit: &str,
+        count: u64,
+        samples: (Option<crate::proc::Sample>, Option<crate::proc::Sample>),
+    ) {
+        let (Some(before), Some(after)) = samples else {
+            return;
+        };
+        let cpu = after.cpu_since(&before);
+        let sched = after.sched_since(&before);
+        let per = cpu / count.max(1) as f64 * 1e6;
+        let per_sched = sched / count.max(1) as f64 * 1e6;
+        self.lines.push(format!(
+            "{mode}: server CPU {cpu:.2} s = {per:.3} µs/{unit} (schedstat {per_sched:.3} µs/{unit})"
+        ));
+        summary["server_cpu_s"] = serde_json::json!(crate::stats::round3(cpu));
+        summary[format!("server_cpu_us_per_{unit}")] = serde_json::json!(crate::stats::round3(per));
+        summary[format!("server_sched_us_per_{unit}")] =
+            serde_json::json!(crate::stats::round3(per_sched));
+    }
+
     /// Prints the human lines and errors, then the JSON summary as the last line.
     pub fn print(&self) {
         for line in &self.lines {

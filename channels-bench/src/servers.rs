@@ -36,6 +36,34 @@ pub struct Knobs {
     pub capacity: usize,
 }
 
+/// The knobs as command-line options, shared by `channels-floor` and `channels-ours`; each left out keeps
+/// [`Knobs::default`] (the runtime's own defaults).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct KnobArgs {
+    /// Read buffer in bytes (default: `ServerConfig`'s).
+    #[arg(long)]
+    pub read_buffer: Option<usize>,
+    /// Write buffer in bytes (default: `ServerConfig`'s).
+    #[arg(long)]
+    pub write_buffer: Option<usize>,
+    /// Messages queued per connection before a broadcast skips it (default: the layer's capacity, 100).
+    #[arg(long)]
+    pub capacity: Option<usize>,
+}
+
+impl KnobArgs {
+    /// The knobs these options ask for.
+    pub fn knobs(&self) -> Knobs {
+        let defaults = Knobs::default();
+        Knobs {
+            read_buffer: self.read_buffer.unwrap_or(defaults.read_buffer),
+            write_buffer: self.write_buffer.unwrap_or(defaults.write_buffer),
+            capacity: self.capacity.unwrap_or(defaults.capacity),
+            ..defaults
+        }
+    }
+}
+
 impl Default for Knobs {
     fn default() -> Self {
         let ours = ServerConfig::default();

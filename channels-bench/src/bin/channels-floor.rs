@@ -3,7 +3,7 @@
 //! The most direct tokio-tungstenite server for the echo and chat protocols (see
 //! `channels_bench::servers::floor`): what `channels` is measured against.
 
-use channels_bench::servers::{Knobs, Protocol, floor};
+use channels_bench::servers::{KnobArgs, Protocol, floor};
 use clap::Parser;
 
 /// The floor server: plain tokio-tungstenite, same protocols and buffer knobs as `channels`.
@@ -15,27 +15,15 @@ struct Args {
     /// Which protocol to speak.
     #[arg(long, value_enum, default_value = "echo")]
     protocol: Protocol,
-    /// tungstenite read buffer in bytes (default: the same as `channels`' ServerConfig).
-    #[arg(long)]
-    read_buffer: Option<usize>,
-    /// tungstenite write buffer in bytes (default: the same as `channels`' ServerConfig).
-    #[arg(long)]
-    write_buffer: Option<usize>,
-    /// Messages queued per connection before a broadcast skips it (default: the layer's capacity).
-    #[arg(long)]
-    capacity: Option<usize>,
+    /// Buffer sizes and queue capacity.
+    #[command(flatten)]
+    knobs: KnobArgs,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let defaults = Knobs::default();
-    let knobs = Knobs {
-        read_buffer: args.read_buffer.unwrap_or(defaults.read_buffer),
-        write_buffer: args.write_buffer.unwrap_or(defaults.write_buffer),
-        capacity: args.capacity.unwrap_or(defaults.capacity),
-        ..defaults
-    };
+    let knobs = args.knobs.knobs();
     let listener = tokio::net::TcpListener::bind(&args.bind).await?;
     println!("Listening on http://{}/", listener.local_addr()?);
     tokio::select! {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use channels_bench::servers::{Knobs, Protocol, routing};
+use channels_bench::servers::{KnobArgs, Protocol, routing};
 use channels_runtime::Server;
 use channels_runtime::layer::{InMemoryLayer, LayerConfig};
 use clap::Parser;
@@ -17,27 +17,15 @@ struct Args {
     /// Which protocol to speak.
     #[arg(long, value_enum, default_value = "echo")]
     protocol: Protocol,
-    /// ServerConfig::read_buffer_size (default: ServerConfig's).
-    #[arg(long)]
-    read_buffer: Option<usize>,
-    /// ServerConfig::write_buffer_size (default: ServerConfig's).
-    #[arg(long)]
-    write_buffer: Option<usize>,
-    /// LayerConfig::capacity (default: 100).
-    #[arg(long)]
-    capacity: Option<usize>,
+    /// Buffer sizes and queue capacity.
+    #[command(flatten)]
+    knobs: KnobArgs,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let defaults = Knobs::default();
-    let knobs = Knobs {
-        read_buffer: args.read_buffer.unwrap_or(defaults.read_buffer),
-        write_buffer: args.write_buffer.unwrap_or(defaults.write_buffer),
-        capacity: args.capacity.unwrap_or(defaults.capacity),
-        ..defaults
-    };
+    let knobs = args.knobs.knobs();
     let layer = InMemoryLayer::with_config(LayerConfig {
         capacity: knobs.capacity,
         ..LayerConfig::default()
