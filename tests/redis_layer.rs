@@ -112,19 +112,7 @@ async fn a_worker_process_serves_a_channel_sent_from_a_server_process() {
     let worker_layer: Arc<dyn ChannelLayer> =
         Arc::new(process(&redis, LayerConfig::default()).await);
     // websocket.receive hands the text to a worker in the other process, which answers the client.
-    let receive = Consumer::from_async("receive", |m: Message| async move {
-        let name = m.reply_channel.name().unwrap_or_default().to_owned();
-        Channel::new("jobs.upper")?
-            .send(json!({"text": m.text().unwrap_or_default(), "reply_channel": name}))
-            .await
-    });
-    let upper = Consumer::from_async("upper", |m: Message| async move {
-        let text = m.content["text"]
-            .as_str()
-            .unwrap_or_default()
-            .to_uppercase();
-        m.reply_channel.send_text(text).await
-    });
+    let (receive, upper) = hand_off_to_upper_worker();
     let server = Server::new(Routing::new().route(Route::to("websocket.receive", None, receive)))
         .with_layer(server_layer)
         .spawn("127.0.0.1:0")

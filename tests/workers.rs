@@ -36,19 +36,7 @@ async fn a_worker_consumer_gets_custom_channel_messages_in_fifo_order() {
 #[tokio::test]
 async fn a_worker_can_answer_on_a_connections_reply_channel() {
     // websocket.receive hands the work to a worker channel, with its reply channel, like Channels 1.x.
-    let receive = Consumer::from_async("receive", |m: Message| async move {
-        let name = m.reply_channel.name().unwrap_or_default().to_owned();
-        Channel::new("jobs.upper")?
-            .send(json!({"text": m.text().unwrap_or_default(), "reply_channel": name}))
-            .await
-    });
-    let upper = Consumer::from_async("upper", |m: Message| async move {
-        let text = m.content["text"]
-            .as_str()
-            .unwrap_or_default()
-            .to_uppercase();
-        m.reply_channel.send_text(text).await
-    });
+    let (receive, upper) = hand_off_to_upper_worker();
     let routing = Routing::new()
         .route(Route::to("websocket.receive", None, receive))
         .route(Route::to("jobs.upper", None, upper));

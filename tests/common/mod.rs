@@ -73,6 +73,26 @@ pub async fn close_code(ws: &mut Ws) -> u16 {
     ws.receive_close().await.expect("a close frame in time")
 }
 
+/// Channels 1.x's worker pattern: a `websocket.receive` consumer that hands each text, with its reply
+/// channel, to the custom channel `jobs.upper`, and the worker consumer of `jobs.upper` that answers the
+/// client with the text in upper case.
+pub fn hand_off_to_upper_worker() -> (Consumer, Consumer) {
+    let receive = Consumer::from_async("receive", |m: Message| async move {
+        let name = m.reply_channel.name().unwrap_or_default().to_owned();
+        Channel::new("jobs.upper")?
+            .send(json!({"text": m.text().unwrap_or_default(), "reply_channel": name}))
+            .await
+    });
+    let upper = Consumer::from_async("upper", |m: Message| async move {
+        let text = m.content["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_uppercase();
+        m.reply_channel.send_text(text).await
+    });
+    (receive, upper)
+}
+
 /// A plain HTTP GET: status and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
