@@ -97,3 +97,34 @@ async fn templated_groups_isolate_rooms() {
     send_text(&mut b, "yo").await;
     assert_eq!(next_text(&mut b).await, "b: yo");
 }
+
+mod any_room {
+    use channels::prelude::*;
+
+    /// Any path segment names the room, so a filled-in group name can break Channels' rule.
+    #[consumer(groups = ["room.{room}"])]
+    pub async fn join(message: Message, room: String) -> Result<()> {
+        let _ = room;
+        message.reply_channel.accept().await
+    }
+
+    channel_routing! {
+        "websocket.connect", path = r"^/any/(?P<room>[^/]+)/$" => join,
+    }
+}
+
+#[tokio::test]
+async fn a_filled_in_group_name_that_breaks_the_rule_is_refused_with_403() {
+    let (server, layer) = start(any_room::channel_routing()).await;
+    let addr = server.local_addr();
+    // "room.café": non-ASCII, refused at the handshake (never a panic, never a silent group).
+    assert_eq!(common::refused_status(addr, "/any/caf%C3%A9/").await, 403);
+    // 100 characters or more: refused too.
+    assert_eq!(
+        common::refused_status(addr, &format!("/any/{}/", "x".repeat(100))).await,
+        403
+    );
+    // A valid one joins.
+    let _ws = connect(addr, "/any/lobby/").await;
+    assert_eq!(layer.group_len("room.lobby"), 1);
+}

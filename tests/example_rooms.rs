@@ -49,3 +49,16 @@ async fn captures_that_do_not_parse_are_refused_at_the_handshake() {
     assert_eq!(refused_status(addr, "/chat/not-a-room/").await, 404);
     assert_eq!(refused_status(addr, "/elsewhere/").await, 404);
 }
+
+#[tokio::test]
+async fn paths_are_matched_percent_decoded() {
+    let (server, _) = start(rooms::channel_routing()).await;
+    let addr = server.local_addr();
+    // `/chat/caf%C3%A9/` is `/chat/café/` once decoded (as ASGI's `path` is): `é` is not in the room
+    // pattern's `[a-zA-Z0-9_]`, so no route matches.
+    assert_eq!(refused_status(addr, "/chat/caf%C3%A9/").await, 404);
+    // Encoded ASCII decodes and matches: `%6C%6F%62%62%79` is `lobby`.
+    let mut ws = connect(addr, "/chat/%6C%6F%62%62%79/").await;
+    send_text(&mut ws, "decoded").await;
+    assert_eq!(next_text(&mut ws).await, "[user] decoded");
+}

@@ -31,8 +31,10 @@ pub mod events {
 /// What stays the same for every event of one connection: ASGI's connection scope.
 #[derive(Debug, Default)]
 pub struct Scope {
-    /// The request path, without the query string (`/chat/lobby/`).
+    /// The request path, percent-decoded, without the query string (`/chat/café/`): what routes match.
     pub path: Arc<str>,
+    /// The path as the client sent it, still percent-encoded (`/chat/caf%C3%A9/`).
+    pub raw_path: Arc<str>,
     /// The raw query string, without `?`.
     pub query_string: Arc<str>,
     /// Request headers, lower-cased names, in order.
@@ -146,6 +148,7 @@ impl Content {
         };
         if self.extra.is_none() {
             map.insert("path".into(), Value::from(&*self.scope.path));
+            map.insert("raw_path".into(), Value::from(&*self.scope.raw_path));
             map.insert(
                 "query_string".into(),
                 Value::from(&*self.scope.query_string),

@@ -32,7 +32,14 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
 
 fn scope_of(req: &Request<Incoming>, client: Option<std::net::SocketAddr>) -> Scope {
     Scope {
-        path: Arc::from(req.uri().path()),
+        // ASGI's `path` is percent-decoded (Channels matches its routes against the decoded path);
+        // `raw_path` keeps what the client sent.
+        path: Arc::from(
+            percent_encoding::percent_decode_str(req.uri().path())
+                .decode_utf8_lossy()
+                .as_ref(),
+        ),
+        raw_path: Arc::from(req.uri().path()),
         query_string: Arc::from(req.uri().query().unwrap_or_default()),
         headers: req
             .headers()
