@@ -27,7 +27,7 @@ static TICKERS: AtomicUsize = AtomicUsize::new(0);
 
 fn millis(at: Instant) -> u64 {
     let base = *BASE.get_or_init(Instant::now);
-    at.saturating_duration_since(base).as_millis() as u64
+    u64::try_from(at.saturating_duration_since(base).as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Records that it is at least `now`.
@@ -47,7 +47,7 @@ pub(crate) fn surely_fresh(at: Instant, expiry: Duration) -> bool {
         _ => return false,
     }
     let age = NOW_MS.load(Ordering::Relaxed).saturating_sub(millis(at));
-    age.saturating_add(MARGIN_MS) < expiry.as_millis() as u64
+    age.saturating_add(MARGIN_MS) < u64::try_from(expiry.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Keeps the coarse clock fresh for as long as it runs (servers and workers run one).
