@@ -187,3 +187,32 @@ async fn an_atomic_consumer_sends_all_or_nothing() {
     // Nothing before the close: "debited" was held, then discarded.
     assert_eq!(failing.receive_close().await.unwrap(), 1011);
 }
+
+mod slugs {
+    use std::borrow::Cow;
+
+    use channels::prelude::*;
+
+    /// `Cow<str>` is not `FromStr`, yet a natural capture type: it is accepted.
+    #[consumer]
+    pub async fn article(message: Message, slug: Cow<'_, str>) -> Result<()> {
+        message
+            .reply_channel
+            .send_text(format!("article {slug}"))
+            .await
+    }
+
+    channel_routing! {
+        "websocket.receive", path = r"^/articles/(?P<slug>[a-z-]+)/$" => article,
+    }
+}
+
+#[tokio::test]
+async fn a_cow_str_capture_is_accepted() {
+    let (server, _) = start(slugs::channel_routing()).await;
+    let mut ws = connect(server.local_addr(), "/articles/hello-world/").await;
+    send_text(&mut ws, "read").await;
+    assert_eq!(next_text(&mut ws).await, "article hello-world");
+    send_text(&mut ws, "again").await;
+    assert_eq!(next_text(&mut ws).await, "article hello-world");
+}

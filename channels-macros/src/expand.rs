@@ -234,6 +234,26 @@ fn uses_and_needs(
 
 /// `let __room: String = params.parse("room")?;` for each capture; spanned at the type, so a type
 /// that can't be parsed from the URL is reported on it.
+/// Whether `ty` is `Cow<str>` (any lifetime, any path to `Cow`): not `FromStr`, but a natural capture type,
+/// so it is parsed as a `String` and handed over as `Cow::Owned`.
+fn is_cow_str(ty: &syn::Type) -> bool {
+    let syn::Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    if last.ident != "Cow" {
+        return false;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    args.args.iter().any(|arg| {
+        matches!(arg, syn::GenericArgument::Type(syn::Type::Path(p)) if p.path.is_ident("str"))
+    })
+}
+
 fn parse_captures(params: &[Param]) -> TokenStream {
     params
         .iter()
@@ -242,6 +262,13 @@ fn parse_captures(params: &[Param]) -> TokenStream {
             let local = format_ident!("__{}", p.ident);
             let name = p.ident.to_string();
             let ty = &p.ty;
+            if is_cow_str(ty) {
+                return quote! {
+                    let #local: ::std::borrow::Cow<'static, str> = ::std::borrow::Cow::Owned(
+                        ::channels::__private::PathParams::parse::<::std::string::String>(params, #name)?,
+                    );
+                };
+            }
             let parse = quote_spanned!(ty.span()=> ::channels::__private::PathParams::parse::<#ty>);
             quote! { let #local: #ty = #parse(params, #name)?; }
         })
@@ -274,6 +301,9 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
     let clones = params.iter().map(|p| {
         let local = format_ident!("__{}", p.ident);
         match p.kind {
+            ParamKind::Capture if is_cow_str(&p.ty) => {
+                quote! { let #local = ::core::clone::Clone::clone(&#local); }
+            }
             ParamKind::Capture => {
                 let ty = &p.ty;
                 let clone = quote_spanned!(ty.span()=> ::channels::__private::clone_capture::<#ty>);

@@ -128,8 +128,8 @@ pub fn channel_routing(input: TokenStream) -> TokenStream {
 /// `fn` or `async fn`, taking:
 /// 1. the message: `message: Message` or `message: &Message`;
 /// 2. then the path captures, by name, typed with anything that implements `FromStr + Clone + Send +
-///    Sync + 'static` (`String`, `u32`, your own types); a capture that doesn't parse makes the
-///    route not match;
+///    Sync + 'static` (`String`, `u32`, your own types), or `Cow<'_, str>` (parsed as a `String`); a
+///    capture that doesn't parse makes the route not match;
 /// 3. then extractors: `session: Session` (the connection's `message.channel_session()`).
 ///
 /// It returns `()` or `Result<(), E>` with `E: Display`. An `Err` is logged and closes the
