@@ -16,7 +16,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::client::{self, Target};
+use crate::client;
 use crate::proc::ServerProc;
 use crate::report::Report;
 use crate::stats::{Latencies, round1, round3};
@@ -180,12 +180,8 @@ where
 /// last delivery).
 pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Report {
     let mut report = Report::default();
-    let target = match Target::parse(&options.url) {
-        Ok(target) => target,
-        Err(e) => {
-            report.error(e);
-            return report;
-        }
+    let Some(target) = report.target(&options.url) else {
+        return report;
     };
     let deadline = Instant::now() + options.timeout;
     let receivers = options.members + 1;

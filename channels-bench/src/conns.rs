@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::client::{self, Target};
+use crate::client;
 use crate::proc::ServerProc;
 use crate::report::Report;
 use crate::stats::{round1, round3};
@@ -49,12 +49,8 @@ impl Default for ConnsOptions {
 /// Runs the scenario; without `server` it only checks that the connections open (and echo).
 pub async fn run(options: &ConnsOptions, server: Option<ServerProc>) -> Report {
     let mut report = Report::default();
-    let target = match Target::parse(&options.url) {
-        Ok(target) => target,
-        Err(e) => {
-            report.error(e);
-            return report;
-        }
+    let Some(target) = report.target(&options.url) else {
+        return report;
     };
     let deadline = Instant::now() + options.timeout;
     let before = match server {

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{self, Target, Ws};
+use crate::client::{self, Ws};
 use crate::proc::ServerProc;
 pub use crate::report::Report;
 use crate::stats::{Latencies, round1, round3};
@@ -126,12 +126,8 @@ async fn one_connection(
 /// to the last reply).
 pub async fn run(options: &EchoOptions, server: Option<ServerProc>) -> Report {
     let mut report = Report::default();
-    let target = match Target::parse(&options.url) {
-        Ok(target) => target,
-        Err(e) => {
-            report.error(e);
-            return report;
-        }
+    let Some(target) = report.target(&options.url) else {
+        return report;
     };
     let deadline = Instant::now() + options.timeout;
     let conns = match client::connect_many(

@@ -31,6 +31,17 @@ impl Report {
         }
     }
 
+    /// Parses the scenario's URL, recording the error when it is not a loopback WebSocket URL.
+    pub fn target(&mut self, url: &str) -> Option<crate::client::Target> {
+        match crate::client::Target::parse(url) {
+            Ok(target) => Some(target),
+            Err(error) => {
+                self.error(error);
+                None
+            }
+        }
+    }
+
     /// Adds the server's CPU time between two samples, per `count` items (messages or deliveries), to the
     /// lines and to `summary` (as `server_cpu_s`, `server_cpu_us_per_<unit>` and
     /// `server_sched_us_per_<unit>`). Does nothing without samples (no `--server-pid`).
