@@ -32,6 +32,9 @@ pub struct ServerConfig {
     /// How long a connect consumer may take to accept or reject. Default 5 s (Daphne's
     /// `websocket_connect_timeout`); then the handshake is refused with 403.
     pub connect_timeout: Duration,
+    /// How long an `http.request` consumer may take to respond before the client gets 503. Default 120 s
+    /// (Daphne's `--http-timeout`).
+    pub http_timeout: Duration,
     /// How long to wait for the peer's close frame after the server closed. Default 5 s.
     pub close_timeout: Duration,
     /// Incoming frames buffered per connection while a consumer runs, before reading pauses. Default 16.
@@ -48,6 +51,7 @@ impl Default for ServerConfig {
             read_buffer_size: 1 << 10,
             write_buffer_size: 8 << 10,
             connect_timeout: Duration::from_secs(5),
+            http_timeout: Duration::from_secs(120),
             close_timeout: Duration::from_secs(5),
             max_pending_events: 16,
             run_workers: true,

@@ -140,18 +140,47 @@ async fn http(
     let message = MessageBuilder::new(events::HTTP_REQUEST, scope)
         .bytes(body)
         .build(reply);
-    let outcome = invoke::start(&consumer, message, &shared.layer).await;
-    if let Err(failure) = &outcome {
-        invoke::log_failure(consumer.name(), events::HTTP_REQUEST, failure);
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
-    }
-    while let Some(message) = inbox.try_recv() {
-        if let LayerMessage::Http(response) = message {
-            return to_hyper(&response);
+    let name = consumer.name();
+    let mut run = invoke::start(&consumer, message, &shared.layer);
+    let deadline = tokio::time::sleep(shared.config.http_timeout);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            biased;
+            message = inbox.recv() => {
+                let LayerMessage::Http(response) = message else {
+                    tracing::warn!(consumer = name, "non-HTTP message sent to an HTTP reply channel; dropped");
+                    continue;
+                };
+                // Answered: the response leaves now, and a consumer that goes on working finishes on its
+                // own task (its later sends to this reply channel fail with `Disconnected`).
+                tokio::spawn(async move {
+                    if let Err(failure) = run.await {
+                        invoke::log_failure(name, events::HTTP_REQUEST, &failure);
+                    }
+                });
+                return to_hyper(&response);
+            }
+            outcome = &mut run => {
+                if let Err(failure) = &outcome {
+                    invoke::log_failure(name, events::HTTP_REQUEST, failure);
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+                }
+                while let Some(message) = inbox.try_recv() {
+                    if let LayerMessage::Http(response) = message {
+                        return to_hyper(&response);
+                    }
+                }
+                break;
+            }
+            () = &mut deadline => {
+                tracing::warn!(consumer = name, timeout = ?shared.config.http_timeout, "http.request consumer did not respond in time");
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            }
         }
     }
     tracing::error!(
-        consumer = consumer.name(),
+        consumer = name,
         "http.request consumer returned without responding; call message.reply_channel.respond(..)"
     );
     plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
