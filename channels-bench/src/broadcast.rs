@@ -185,20 +185,15 @@ pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Repo
     };
     let deadline = Instant::now() + options.timeout;
     let receivers = options.members + 1;
-    let mut conns = match client::connect_many(
+    let Some(mut conns) = report.ok(client::connect_many(
         &target,
         receivers,
         options.parallel_connects,
         None,
         deadline,
     )
-    .await
-    {
-        Ok(conns) => conns,
-        Err(e) => {
-            report.error(e);
-            return report;
-        }
+    .await) else {
+        return report;
     };
     let sender = conns.remove(0);
     let (mut sink, sender_stream) = sender.split();

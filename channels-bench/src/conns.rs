@@ -58,20 +58,15 @@ pub async fn run(options: &ConnsOptions, server: Option<ServerProc>) -> Report {
         None => None,
     };
     let start = Instant::now();
-    let mut conns = match client::connect_many(
+    let Some(mut conns) = report.ok(client::connect_many(
         &target,
         options.connections,
         options.parallel_connects,
         Some(options.per_source),
         deadline,
     )
-    .await
-    {
-        Ok(conns) => conns,
-        Err(e) => {
-            report.error(e);
-            return report;
-        }
+    .await) else {
+        return report;
     };
     let connect_s = start.elapsed().as_secs_f64();
     let mut exchanged = 0usize;

@@ -130,20 +130,15 @@ pub async fn run(options: &EchoOptions, server: Option<ServerProc>) -> Report {
         return report;
     };
     let deadline = Instant::now() + options.timeout;
-    let conns = match client::connect_many(
+    let Some(conns) = report.ok(client::connect_many(
         &target,
         options.connections,
         options.parallel_connects,
         None,
         deadline,
     )
-    .await
-    {
-        Ok(conns) => conns,
-        Err(e) => {
-            report.error(e);
-            return report;
-        }
+    .await) else {
+        return report;
     };
     let before = server.map(|s| s.sample());
     let start = Instant::now();

@@ -31,15 +31,14 @@ impl Report {
         }
     }
 
+    /// The value of a step that must succeed for the scenario to go on; its error is recorded.
+    pub fn ok<T>(&mut self, step: Result<T, String>) -> Option<T> {
+        step.map_err(|error| self.error(error)).ok()
+    }
+
     /// Parses the scenario's URL, recording the error when it is not a loopback WebSocket URL.
     pub fn target(&mut self, url: &str) -> Option<crate::client::Target> {
-        match crate::client::Target::parse(url) {
-            Ok(target) => Some(target),
-            Err(error) => {
-                self.error(error);
-                None
-            }
-        }
+        self.ok(crate::client::Target::parse(url))
     }
 
     /// Adds the server's CPU time between two samples, per `count` items (messages or deliveries), to the

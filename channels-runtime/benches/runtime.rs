@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use channels_runtime::layer::{ChannelLayer, InMemoryLayer, LayerConfig, LayerMessage};
+use channels_runtime::layer::{ChannelLayer, InMemoryLayer, Inbox, LayerConfig, LayerMessage};
 use channels_runtime::routing::{Consumer, PathParams, Route, Routing};
 use channels_runtime::{Message, ReplyChannel};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -96,14 +96,20 @@ fn fan_out(c: &mut Criterion) {
     group.finish();
 }
 
-fn reply_channel(c: &mut Criterion) {
-    let rt = runtime();
+/// A layer, one process-local channel on it, and a reply channel that sends to it by name.
+fn reply_fixture(rt: &tokio::runtime::Runtime) -> (Arc<InMemoryLayer>, Inbox, ReplyChannel) {
     let layer = Arc::new(InMemoryLayer::new());
     let inbox = rt
         .block_on(layer.new_channel("specific."))
         .expect("new_channel");
     let dyn_layer: Arc<dyn ChannelLayer> = layer.clone();
     let reply = ReplyChannel::new(inbox.name().to_owned(), dyn_layer);
+    (layer, inbox, reply)
+}
+
+fn reply_channel(c: &mut Criterion) {
+    let rt = runtime();
+    let (layer, inbox, reply) = reply_fixture(&rt);
     let text = tokio_tungstenite::tungstenite::Utf8Bytes::from_static("hello");
     let mut group = c.benchmark_group("reply_channel");
     group.throughput(Throughput::Elements(1));
@@ -130,12 +136,7 @@ fn reply_channel(c: &mut Criterion) {
 
 fn encode_decode(c: &mut Criterion) {
     let rt = runtime();
-    let layer = Arc::new(InMemoryLayer::new());
-    let inbox = rt
-        .block_on(layer.new_channel("specific."))
-        .expect("new_channel");
-    let dyn_layer: Arc<dyn ChannelLayer> = layer.clone();
-    let reply = ReplyChannel::new(inbox.name().to_owned(), dyn_layer);
+    let (_layer, inbox, reply) = reply_fixture(&rt);
     let mut group = c.benchmark_group("encode_decode");
     group.throughput(Throughput::Elements(1));
     group.bench_function("reply_dict_send_then_recv", |b| {
