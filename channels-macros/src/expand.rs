@@ -338,6 +338,22 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
         }
     };
     let atomic = if *atomic { quote!(.atomic()) } else { quote!() };
+    let companion = companion_impl(
+        quote!(::channels::__private::FnConsumer),
+        quote!(#ident),
+        &name,
+        Metadata::new(uses, needs, groups),
+        quote! {
+            #parse
+            ::core::option::Option::Some(::channels::__private::Consumer::new(
+                #name,
+                move |__message: ::channels::Message| {
+                    #(#clones)*
+                    #invocation
+                },
+            )#atomic)
+        },
+    );
     quote! {
         #item
 
@@ -345,27 +361,7 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
         #[allow(non_camel_case_types, dead_code)]
         #vis struct #ident {}
 
-        const _: () = {
-            impl ::channels::__private::FnConsumer for #ident {
-                const NAME: &'static str = #name;
-                const USES: &'static [&'static str] = &[#(#uses),*];
-                const NEEDS: &'static [::channels::__private::Need] = &[#(#needs),*];
-                const GROUPS: &'static [&'static str] = &[#(#groups),*];
-
-                fn bind(
-                    params: &::channels::__private::PathParams,
-                ) -> ::core::option::Option<::channels::__private::Consumer> {
-                    #parse
-                    ::core::option::Option::Some(::channels::__private::Consumer::new(
-                        #name,
-                        move |__message: ::channels::Message| {
-                            #(#clones)*
-                            #invocation
-                        },
-                    )#atomic)
-                }
-            }
-        };
+        #companion
     }
 }
 
@@ -511,11 +507,78 @@ pub fn consumer_impl(item: &syn::ItemImpl, model: &ClassModel) -> TokenStream {
                 __event if ::channels::__private::is_handler(__event, #method) => #run,
             }
         });
+    let companion = companion_impl(
+        quote!(::channels::__private::ClassConsumer),
+        quote!(#self_ty),
+        name,
+        Metadata::new(uses, needs, groups),
+        quote! {
+            #parse
+            let __state = ::std::sync::Arc::new(::channels::__private::AsyncMutex::new(#create));
+            ::core::option::Option::Some(::channels::__private::Consumer::new(
+                #name,
+                move |__message: ::channels::Message| match __message.channel() {
+                    "websocket.connect" => #connect,
+                    "websocket.receive" => #receive,
+                    "websocket.disconnect" => #disconnect,
+                    #(#events)*
+                    _ => ::channels::__private::unhandled_event(#name, &__message),
+                },
+            ))
+        },
+    );
     quote! {
         #item
 
+        #companion
+    }
+}
+
+/// What `channel_routing!` reads off a consumer's companion: the names it uses, what it needs from a
+/// route's path, and its declared groups (each already rendered as tokens).
+struct Metadata {
+    uses: Vec<TokenStream>,
+    needs: Vec<TokenStream>,
+    groups: Vec<TokenStream>,
+}
+
+impl Metadata {
+    fn new(
+        uses: impl IntoIterator<Item = impl quote::ToTokens>,
+        needs: impl IntoIterator<Item = impl quote::ToTokens>,
+        groups: impl IntoIterator<Item = impl quote::ToTokens>,
+    ) -> Self {
+        fn tokens(items: impl IntoIterator<Item = impl quote::ToTokens>) -> Vec<TokenStream> {
+            items
+                .into_iter()
+                .map(|item| quote::ToTokens::into_token_stream(item))
+                .collect()
+        }
+        Metadata {
+            uses: tokens(uses),
+            needs: tokens(needs),
+            groups: tokens(groups),
+        }
+    }
+}
+
+/// The companion impl that `#[consumer]` emits for a function (`FnConsumer`) or a class
+/// (`ClassConsumer`): the metadata consts, and `bind` with the given body.
+fn companion_impl(
+    trait_path: TokenStream,
+    self_ty: TokenStream,
+    name: &str,
+    metadata: Metadata,
+    bind_body: TokenStream,
+) -> TokenStream {
+    let Metadata {
+        uses,
+        needs,
+        groups,
+    } = metadata;
+    quote! {
         const _: () = {
-            impl ::channels::__private::ClassConsumer for #self_ty {
+            impl #trait_path for #self_ty {
                 const NAME: &'static str = #name;
                 const USES: &'static [&'static str] = &[#(#uses),*];
                 const NEEDS: &'static [::channels::__private::Need] = &[#(#needs),*];
@@ -524,18 +587,7 @@ pub fn consumer_impl(item: &syn::ItemImpl, model: &ClassModel) -> TokenStream {
                 fn bind(
                     params: &::channels::__private::PathParams,
                 ) -> ::core::option::Option<::channels::__private::Consumer> {
-                    #parse
-                    let __state = ::std::sync::Arc::new(::channels::__private::AsyncMutex::new(#create));
-                    ::core::option::Option::Some(::channels::__private::Consumer::new(
-                        #name,
-                        move |__message: ::channels::Message| match __message.channel() {
-                            "websocket.connect" => #connect,
-                            "websocket.receive" => #receive,
-                            "websocket.disconnect" => #disconnect,
-                            #(#events)*
-                            _ => ::channels::__private::unhandled_event(#name, &__message),
-                        },
-                    ))
+                    #bind_body
                 }
             }
         };
