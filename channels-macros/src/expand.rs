@@ -376,6 +376,11 @@ pub fn consumer_fn_stub(item: &syn::ItemFn, errors: syn::Error) -> TokenStream {
     let ident = &item.sig.ident;
     let vis = &item.vis;
     let name = ident.to_string();
+    let companion = stub_companion(
+        quote!(::channels::__private::FnConsumer),
+        quote!(#ident),
+        &name,
+    );
     quote! {
         #errors
         #item
@@ -384,20 +389,7 @@ pub fn consumer_fn_stub(item: &syn::ItemFn, errors: syn::Error) -> TokenStream {
         #[allow(non_camel_case_types, dead_code)]
         #vis struct #ident {}
 
-        const _: () = {
-            impl ::channels::__private::FnConsumer for #ident {
-                const NAME: &'static str = #name;
-                const USES: &'static [&'static str] = &[::channels::__private::ANY_CAPTURE];
-                const NEEDS: &'static [::channels::__private::Need] = &[];
-                const GROUPS: &'static [&'static str] = &[];
-
-                fn bind(
-                    _: &::channels::__private::PathParams,
-                ) -> ::core::option::Option<::channels::__private::Consumer> {
-                    ::core::option::Option::None
-                }
-            }
-        };
+        #companion
     }
 }
 
@@ -534,6 +526,23 @@ pub fn consumer_impl(item: &syn::ItemImpl, model: &ClassModel) -> TokenStream {
     }
 }
 
+/// The companion of a consumer that failed its own checks: it accepts any route (so its errors are not
+/// repeated at every route that uses it) and never binds.
+fn stub_companion(trait_path: TokenStream, self_ty: TokenStream, name: &str) -> TokenStream {
+    let any = [quote!(::channels::__private::ANY_CAPTURE)];
+    let none: [TokenStream; 0] = [];
+    companion_impl(
+        trait_path,
+        self_ty,
+        name,
+        Metadata::new(any, none.clone(), none),
+        quote! {
+            let _ = params;
+            ::core::option::Option::None
+        },
+    )
+}
+
 /// What `channel_routing!` reads off a consumer's companion: the names it uses, what it needs from a
 /// route's path, and its declared groups (each already rendered as tokens).
 struct Metadata {
@@ -607,24 +616,16 @@ pub fn consumer_impl_stub(item: &syn::ItemImpl, errors: syn::Error) -> TokenStre
     else {
         return quote!(#errors #item);
     };
+    let companion = stub_companion(
+        quote!(::channels::__private::ClassConsumer),
+        quote!(#self_ty),
+        &name,
+    );
     quote! {
         #errors
         #item
 
-        const _: () = {
-            impl ::channels::__private::ClassConsumer for #self_ty {
-                const NAME: &'static str = #name;
-                const USES: &'static [&'static str] = &[::channels::__private::ANY_CAPTURE];
-                const NEEDS: &'static [::channels::__private::Need] = &[];
-                const GROUPS: &'static [&'static str] = &[];
-
-                fn bind(
-                    _: &::channels::__private::PathParams,
-                ) -> ::core::option::Option<::channels::__private::Consumer> {
-                    ::core::option::Option::None
-                }
-            }
-        };
+        #companion
     }
 }
 
