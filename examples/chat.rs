@@ -26,9 +26,18 @@ async fn ws_message(message: Message) -> Result<()> {
     let Some(text) = message.text() else {
         return Ok(()); // binary frames have no text to relay
     };
-    group!("chat")
+    let relayed = group!("chat")
         .send(json!({"text": format!("[user] {text}")}))
-        .await
+        .await;
+    if let Err(error) = relayed {
+        // The layer gave up (Redis unreachable past its send timeout): keep the client, tell it.
+        tracing::warn!(%error, "chat message not relayed");
+        message
+            .reply_channel
+            .send_text("[system] your message was not delivered; try again")
+            .await?;
+    }
+    Ok(())
 }
 
 // def ws_disconnect(message):

@@ -26,9 +26,18 @@ async fn chat_message(message: Message, room: String) -> Result<()> {
     let Some(text) = message.text() else {
         return Ok(());
     };
-    Group::new(format!("room.{room}"))?
+    let relayed = Group::new(format!("room.{room}"))?
         .send(json!({"text": format!("[user] {text}")}))
-        .await
+        .await;
+    if let Err(error) = relayed {
+        // The layer gave up (Redis unreachable past its send timeout): keep the client, tell it.
+        tracing::warn!(%room, %error, "room message not relayed");
+        message
+            .reply_channel
+            .send_text("[system] your message was not delivered; try again")
+            .await?;
+    }
+    Ok(())
 }
 
 #[consumer]

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Benchmarks `channels` against the floor (plain tokio-tungstenite) on the same scenarios, over loopback,
-# server pinned to CPU 0 and the load generator to CPU 1, and prints ours/floor ratios.
+# Benchmarks `channels` side by side with the floor (plain tokio-tungstenite) and Bun's server (uWebSockets)
+# on the same scenarios, over loopback, server pinned to CPU 0 and the load generator to CPU 1, and prints
+# ours/floor and ours/Bun ratios.
 #
-#   scripts/bench.sh            # the full run (about 2 minutes after the build)
+#   scripts/bench.sh            # the full run (about 4 minutes after the build)
 #   REPS=1 scripts/bench.sh     # one repetition of each timed scenario instead of 5
+#   IMPLS="floor ours" scripts/bench.sh  # leave Bun out (it is installed from npm on first use)
 #   OURS=bench scripts/bench.sh # "ours" = channels-ours (same consumers, knobs exposed) instead of the examples
 #   OUT=DIR scripts/bench.sh    # where logs and results.json go (default target/bench/<timestamp>)
 #
@@ -19,6 +21,8 @@ BCAST_MEMBERS=${BCAST_MEMBERS:-1000}
 BCAST_MSGS=${BCAST_MSGS:-2000}
 BCAST_INFLIGHT=${BCAST_INFLIGHT:-32}
 CONNS=${CONNS:-10000}
+PACED_MSGS_PER_S=${PACED_MSGS_PER_S:-5}   # paced runs last this many seconds: rate x seconds messages
+IMPLS=${IMPLS:-floor ours bun}
 OUT=${OUT:-target/bench/$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 
@@ -35,6 +39,24 @@ if [ "$OURS" != bench ]; then
     cargo build --release -q --example echo --example chat
 fi
 BIN=target/release
+BUN=
+if [[ " $IMPLS " == *" bun "* ]]; then
+    # Bun's server is uWebSockets; the npm package @oven/bun-linux-x64 carries the binary. Installed here,
+    # by the benchmark script only (never by CI or the crates).
+    PEERS=target/bench/peers
+    BUN=$PEERS/node_modules/@oven/bun-linux-x64/bin/bun
+    if [ ! -x "$BUN" ]; then
+        echo "== installing Bun (npm @oven/bun-linux-x64) into $PEERS"
+        mkdir -p "$PEERS"
+        npm install --silent --prefix "$PEERS" @oven/bun-linux-x64 >/dev/null 2>&1 || true
+    fi
+    if [ -x "$BUN" ]; then
+        echo "== Bun $("$BUN" --version)"
+    else
+        echo "== Bun could not be installed: running without it" >&2
+        IMPLS=${IMPLS//bun/}
+    fi
+fi
 GEN=(taskset -c 1 "$BIN/channels-bench")
 
 SERVER_EXTRA=   # extra server flags (--read-buffer N); forces channels-ours for "ours"
@@ -48,6 +70,7 @@ server_cmd() { # impl protocol port
             else
                 echo "$BIN/examples/$protocol --bind 127.0.0.1:$port"
             fi ;;
+        bun) echo "$BUN channels-bench/peers/bun-server.js --protocol $protocol --bind 127.0.0.1:$port" ;;
     esac
 }
 
@@ -104,17 +127,31 @@ FAILED=0
 
 for rep in $(seq "$REPS"); do
     echo "== echo: $ECHO_CONNS conns x $ECHO_MSGS msgs (rep $rep/$REPS)"
-    for impl in floor ours; do
+    for impl in $IMPLS; do
         run echo "$impl" echo echo -c "$ECHO_CONNS" -m "$ECHO_MSGS" --payload 32 --depth 1 --timeout 60
     done
     echo "== broadcast: $BCAST_MEMBERS members x $BCAST_MSGS msgs, in flight <= $BCAST_INFLIGHT (rep $rep/$REPS)"
-    for impl in floor ours; do
+    for impl in $IMPLS; do
         run broadcast "$impl" chat broadcast -n "$BCAST_MEMBERS" -m "$BCAST_MSGS" --payload 64 \
             --inflight "$BCAST_INFLIGHT" --timeout 90
     done
 done
+# Paced (open loop): the sender sends at a fixed rate whatever the members do, as a chat's users do. Members
+# read as fast as they can; what a server loses here it loses in normal use.
+for rate in 500 1000; do
+    echo "== paced: $rate msgs/s to $BCAST_MEMBERS members for ${PACED_MSGS_PER_S} s"
+    for impl in $IMPLS; do
+        run "paced$rate" "$impl" chat broadcast -n "$BCAST_MEMBERS" -m $((rate * PACED_MSGS_PER_S)) \
+            --payload 64 --rate "$rate" --allow-loss --quiet 3 --timeout 120
+    done
+done
+echo "== burst: 5000 msgs at once to 50 members"
+for impl in $IMPLS; do
+    run burst5000 "$impl" chat broadcast -n 50 -m 5000 --payload 64 --unbounded --allow-loss \
+        --quiet 3 --timeout 90
+done
 echo "== conns: $CONNS connections, one message each"
-for impl in floor ours; do
+for impl in $IMPLS; do
     run conns "$impl" echo conns -c "$CONNS" --hold 1 --timeout 120 --parallel-connects 128
 done
 echo "== conns: $CONNS connections, one message each, 4 KiB read buffer (ours = channels-ours)"
@@ -124,7 +161,7 @@ for impl in floor ours; do
 done
 SERVER_EXTRA=
 echo "== overload: unbounded burst of 1000 msgs to $BCAST_MEMBERS members"
-for impl in floor ours; do
+for impl in $IMPLS; do
     run burst "$impl" chat broadcast -n "$BCAST_MEMBERS" -m 1000 --payload 64 --unbounded --allow-loss \
         --quiet 1 --timeout 90
 done
@@ -152,46 +189,49 @@ def values(name, impl, *keys):
 def median(name, impl, *keys):
     vs = [v for v in values(name, impl, *keys) if v is not None]
     return statistics.median(vs) if vs else None
-def paired(name, *keys):
-    # floor and ours run back to back in each repetition: the median of the per-repetition ratios is the
-    # figure least disturbed by background load that drifts between repetitions.
-    fs, os_ = values(name, "floor", *keys), values(name, "ours", *keys)
+def paired(name, other, *keys):
+    # the implementations run back to back in each repetition: the median of the per-repetition ratios is
+    # the figure least disturbed by background load that drifts between repetitions.
+    fs, os_ = values(name, other, *keys), values(name, "ours", *keys)
     rs = [o / f for f, o in zip(fs, os_) if f and o is not None]
     return statistics.median(rs) if rs else None
 rows = [
-    ("server CPU per echo message (µs)", "echo", ("server_cpu_us_per_msg",), 1.05),
-    ("  same, from schedstat (µs)", "echo", ("server_sched_us_per_msg",), 1.05),
-    ("echo msgs/s (generator-bound)", "echo", ("msgs_per_s",), None),
-    ("echo round trip p99 (µs)", "echo", ("rtt", "p99_us"), None),
-    ("server CPU per broadcast delivery, 1,000 members (µs)", "broadcast", ("server_cpu_us_per_delivery",), 1.1),
-    ("  same, from schedstat (µs)", "broadcast", ("server_sched_us_per_delivery",), 1.1),
-    ("broadcast send-to-receive p99 (µs)", "broadcast", ("latency", "p99_us"), 1.2),
-    ("broadcast deliveries/s", "broadcast", ("deliveries_per_s",), None),
-    ("broadcast lost (bounded in-flight)", "broadcast", ("lost",), None),
-    ("RSS per connection at 10,000 conns (bytes)", "conns", ("rss_per_connection_bytes",), None),
-    ("  same, 4 KiB read buffer (bytes)", "conns4k", ("rss_per_connection_bytes",), None),
-    ("burst: deliveries (of 1,001,000)", "burst", ("deliveries",), None),
-    ("burst: receivers with every message", "burst", ("receivers_complete",), None),
+    ("server CPU per echo message (µs)", "echo", ("server_cpu_us_per_msg",)),
+    ("  same, from schedstat (µs)", "echo", ("server_sched_us_per_msg",)),
+    ("echo msgs/s (generator-bound)", "echo", ("msgs_per_s",)),
+    ("echo round trip p99 (µs)", "echo", ("rtt", "p99_us")),
+    ("server CPU per broadcast delivery, 1,000 members (µs)", "broadcast", ("server_cpu_us_per_delivery",)),
+    ("  same, from schedstat (µs)", "broadcast", ("server_sched_us_per_delivery",)),
+    ("broadcast send-to-receive p99 (µs)", "broadcast", ("latency", "p99_us")),
+    ("broadcast deliveries/s", "broadcast", ("deliveries_per_s",)),
+    ("broadcast lost (bounded in-flight)", "broadcast", ("lost",)),
+    ("paced 500/s to 1,000: lost", "paced500", ("lost",)),
+    ("paced 500/s: duplicated", "paced500", ("duplicated",)),
+    ("paced 500/s: CPU per delivery (µs)", "paced500", ("server_cpu_us_per_delivery",)),
+    ("paced 500/s: latency p50 (µs)", "paced500", ("latency", "p50_us")),
+    ("paced 500/s: latency p99 (µs)", "paced500", ("latency", "p99_us")),
+    ("paced 1,000/s to 1,000: lost", "paced1000", ("lost",)),
+    ("paced 1,000/s: duplicated", "paced1000", ("duplicated",)),
+    ("paced 1,000/s: CPU per delivery (µs)", "paced1000", ("server_cpu_us_per_delivery",)),
+    ("paced 1,000/s: latency p50 (µs)", "paced1000", ("latency", "p50_us")),
+    ("paced 1,000/s: latency p99 (µs)", "paced1000", ("latency", "p99_us")),
+    ("burst 5,000 to 50: lost", "burst5000", ("lost",)),
+    ("burst 5,000 to 50: receivers with every message", "burst5000", ("receivers_complete",)),
+    ("RSS per connection at 10,000 conns (bytes)", "conns", ("rss_per_connection_bytes",)),
+    ("  same, 4 KiB read buffer (bytes)", "conns4k", ("rss_per_connection_bytes",)),
+    ("burst 1,000 to 1,000: deliveries (of 1,001,000)", "burst", ("deliveries",)),
+    ("burst 1,000 to 1,000: receivers with every message", "burst", ("receivers_complete",)),
 ]
 results = {}
 print()
-print(f"{'metric':56} {'floor':>10} {'ours':>10} {'ratio':>7} {'paired':>7}  target")
-for label, name, keys, target in rows:
-    f, o = median(name, "floor", *keys), median(name, "ours", *keys)
-    ratio = (o / f) if (f and o is not None) else None
-    pr = paired(name, *keys)
-    verdict = ""
-    judged = pr if pr is not None else ratio
-    if target and judged is not None:
-        verdict = f"<= {target}: {'met' if judged <= target else 'MISSED'}"
-    if name == "conns" and o is not None:
-        verdict = f"<= 6144 B: {'met' if o <= 6144 else 'MISSED'}"
-    if name == "broadcast" and keys == ("lost",):
-        verdict = f"0: {'met' if o == 0 else 'MISSED'}"
-    fmt = lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) and v < 100 else f"{v:.0f}")
-    r3 = lambda v: "-" if v is None else f"{v:.3f}"
-    print(f"{label:56} {fmt(f):>10} {fmt(o):>10} {r3(ratio):>7} {r3(pr):>7}  {verdict}")
-    results[f"{name}: {label.strip()}"] = {"floor": f, "ours": o, "ratio_of_medians": ratio, "median_paired_ratio": pr, "target": target}
+print(f"{'metric':52} {'floor':>10} {'ours':>10} {'bun':>10} {'ours/floor':>10} {'ours/bun':>9}")
+fmt = lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) and v < 100 else f"{v:.0f}")
+r3 = lambda v: "-" if v is None else f"{v:.3f}"
+for label, name, keys in rows:
+    f, o, b = (median(name, impl, *keys) for impl in ("floor", "ours", "bun"))
+    pf, pb = paired(name, "floor", *keys), paired(name, "bun", *keys)
+    print(f"{label:52} {fmt(f):>10} {fmt(o):>10} {fmt(b):>10} {r3(pf):>10} {r3(pb):>9}")
+    results[f"{name}: {label.strip()}"] = {"floor": f, "ours": o, "bun": b, "ours_over_floor_paired": pf, "ours_over_bun_paired": pb}
 (out / "results.json").write_text(json.dumps(results, indent=2))
 print(f"\nlogs and results.json in {out}")
 PY

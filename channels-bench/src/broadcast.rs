@@ -32,10 +32,8 @@ pub struct BroadcastOptions {
     pub messages: usize,
     /// Bytes of each sent text (at least its sequence number and timestamp).
     pub payload: usize,
-    /// Bounded mode: message `k` is sent once message `k - inflight` reached every receiver.
-    pub inflight: usize,
-    /// Burst mode: send everything without waiting (the overload-policy measurement).
-    pub unbounded: bool,
+    /// When the sender sends each message.
+    pub pacing: Pacing,
     /// How long deliveries may pause before the run ends (bounded mode: a stall is an error).
     pub quiet: Duration,
     /// Handshakes in flight while connecting.
@@ -51,11 +49,40 @@ impl Default for BroadcastOptions {
             members: 1_000,
             messages: 1_000,
             payload: 64,
-            inflight: 32,
-            unbounded: false,
+            pacing: Pacing::InFlight(32),
             quiet: Duration::from_secs(3),
             parallel_connects: 64,
             timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// When the sender sends each message.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pacing {
+    /// Closed loop: message `k` is sent once message `k - n` reached every receiver (CPU per delivery).
+    InFlight(usize),
+    /// Open loop at this many messages per second, whatever the receivers do: the way a chat's users
+    /// send. What a server loses here, it loses in normal use.
+    Rate(f64),
+    /// Everything at once, without waiting (the overload-policy measurement).
+    Burst,
+}
+
+impl Pacing {
+    fn describe(self) -> String {
+        match self {
+            Pacing::InFlight(n) => format!("in flight ≤ {n}"),
+            Pacing::Rate(rate) => format!("paced at {rate} msgs/s"),
+            Pacing::Burst => "unbounded burst".to_owned(),
+        }
+    }
+
+    fn mode(self) -> &'static str {
+        match self {
+            Pacing::InFlight(_) => "broadcast",
+            Pacing::Rate(_) => "broadcast-paced",
+            Pacing::Burst => "broadcast-unbounded",
         }
     }
 }
@@ -176,6 +203,31 @@ where
     out
 }
 
+/// Waits until message `seq` reached every receiver; false if deliveries paused for `quiet` (a stall) or the
+/// deadline passed.
+async fn wait_for_delivery(
+    shared: &Shared,
+    seq: usize,
+    quiet: Duration,
+    deadline: Instant,
+) -> bool {
+    let counter = &shared.counts[seq];
+    while counter.load(Ordering::Acquire) < shared.receivers {
+        let notified = shared.progress.notified();
+        if counter.load(Ordering::Acquire) >= shared.receivers {
+            break;
+        }
+        let wake = Instant::now() + quiet;
+        if tokio::time::timeout_at(wake.min(deadline), notified)
+            .await
+            .is_err()
+        {
+            return false;
+        }
+    }
+    true
+}
+
 /// Runs the scenario. With `server`, reports its CPU time per delivery (from the first timed send to the
 /// last delivery).
 pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Report {
@@ -248,36 +300,28 @@ pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Repo
     let first_send = shared.epoch.elapsed().as_nanos() as u64;
     let mut sent = 0usize;
     if joined {
+        let send_start = Instant::now();
         for seq in 0..options.messages {
-            if !options.unbounded && seq >= options.inflight.max(1) {
-                let wait_for = &shared.counts[seq - options.inflight.max(1)];
-                let mut stalled = false;
-                while wait_for.load(Ordering::Acquire) < shared.receivers {
-                    let notified = shared.progress.notified();
-                    if wait_for.load(Ordering::Acquire) >= shared.receivers {
-                        break;
-                    }
-                    let wake = Instant::now() + options.quiet;
-                    if tokio::time::timeout_at(wake.min(deadline), notified)
-                        .await
-                        .is_err()
-                    {
-                        stalled = true;
+            match options.pacing {
+                Pacing::InFlight(inflight) if seq >= inflight.max(1) => {
+                    let waited = seq - inflight.max(1);
+                    if !wait_for_delivery(&shared, waited, options.quiet, deadline).await {
+                        report.error(format!(
+                            "stalled: message {waited} did not reach every receiver within {:?}",
+                            options.quiet
+                        ));
                         break;
                     }
                 }
-                if stalled {
-                    report.error(format!(
-                        "stalled: message {} did not reach every receiver within {:?}",
-                        seq - options.inflight.max(1),
-                        options.quiet
-                    ));
-                    break;
+                Pacing::Rate(rate) => {
+                    let due = send_start + Duration::from_secs_f64(seq as f64 / rate.max(1e-3));
+                    tokio::time::sleep_until(due.min(deadline)).await;
                 }
+                Pacing::InFlight(_) | Pacing::Burst => {}
             }
             let now = shared.epoch.elapsed().as_nanos() as u64;
             let text = format!("{seq} {now} {pad}");
-            let result = if options.unbounded {
+            let result = if options.pacing == Pacing::Burst {
                 let fed = sink.feed(Message::text(text)).await;
                 if seq % 16 == 15 {
                     fed.and(sink.flush().await)
@@ -356,11 +400,7 @@ pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Repo
         }
     };
     let complete = per_receiver.iter().filter(|&&d| d == sent as u64).count();
-    let mode = if options.unbounded {
-        "unbounded burst".to_owned()
-    } else {
-        format!("in flight ≤ {}", options.inflight)
-    };
+    let mode = options.pacing.describe();
     report.lines.push(format!(
         "broadcast: {} members + sender, {sent} msgs ({} B, {mode}): {delivered}/{expected} deliveries in {elapsed:.3} s = {rate:.0} deliveries/s",
         options.members, options.payload
@@ -377,12 +417,13 @@ pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Repo
         pick(&gaps, 1.0),
     ));
     let mut summary = json!({
-        "mode": if options.unbounded { "broadcast-unbounded" } else { "broadcast" },
+        "mode": options.pacing.mode(),
         "members": options.members,
         "receivers": receivers,
         "messages": sent,
         "payload": options.payload,
-        "inflight": if options.unbounded { serde_json::Value::Null } else { json!(options.inflight) },
+        "inflight": match options.pacing { Pacing::InFlight(n) => json!(n), _ => serde_json::Value::Null },
+        "rate": match options.pacing { Pacing::Rate(r) => json!(r), _ => serde_json::Value::Null },
         "deliveries": delivered,
         "expected_deliveries": expected,
         "elapsed_s": round3(elapsed),

@@ -7,8 +7,9 @@
 //! - [`broadcast`]: `N` members and a sender on a chat server (every text `T` goes to every member, sender
 //!   included, as `"[user] T"`). Each `T` carries a sequence number and a send timestamp; with a bounded
 //!   number of messages in flight it measures deliveries/s and send-to-receive p50/p99/max, and counts lost,
-//!   duplicated and out-of-order messages per receiver. `unbounded` mode sends a burst without waiting (the
-//!   overload-policy measurement).
+//!   duplicated and out-of-order messages per receiver. [`broadcast::Pacing`] picks how the sender sends:
+//!   closed loop (`InFlight`), open loop at a rate (`Rate`: what a server loses in normal use), or all at
+//!   once (`Burst`: the overload policy).
 //! - [`conns`]: holds `C` connections (source addresses spread over `127.0.0.x` past 25,000), each
 //!   optionally exchanging one message, and reports the server's RSS per connection.
 //!

@@ -3,6 +3,7 @@
 //! ```text
 //! channels-bench echo      --url ws://127.0.0.1:8000/ --connections 50 --messages 2000 --server-pid PID
 //! channels-bench broadcast --url ws://127.0.0.1:8001/ --members 1000 --messages 1000 --inflight 32 --server-pid PID
+//! channels-bench broadcast --url ws://127.0.0.1:8001/ --members 1000 --messages 5000 --rate 1000
 //! channels-bench broadcast --url ws://127.0.0.1:8001/ --members 1000 --messages 2000 --unbounded --allow-loss
 //! channels-bench conns     --url ws://127.0.0.1:8000/ --connections 10000 --server-pid PID
 //! ```
@@ -12,7 +13,7 @@
 
 use std::time::Duration;
 
-use channels_bench::broadcast::BroadcastOptions;
+use channels_bench::broadcast::{BroadcastOptions, Pacing};
 use channels_bench::conns::ConnsOptions;
 use channels_bench::echo::EchoOptions;
 use channels_bench::proc::ServerProc;
@@ -79,8 +80,12 @@ enum Scenario {
         #[arg(long, default_value_t = 64)]
         payload: usize,
         /// Messages in flight: message k is sent once message k-inflight reached every receiver.
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = 32, conflicts_with_all = ["rate", "unbounded"])]
         inflight: usize,
+        /// Send at this many messages per second, open loop, whatever the receivers do (counts what a
+        /// server loses in normal use).
+        #[arg(long, conflicts_with = "unbounded")]
+        rate: Option<f64>,
         /// Send the whole burst without waiting (the overload-policy measurement).
         #[arg(long)]
         unbounded: bool,
@@ -146,18 +151,26 @@ async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
             messages,
             payload,
             inflight,
+            rate,
             unbounded,
             quiet,
             allow_loss,
         } => {
+            let pacing = match (rate, unbounded) {
+                (_, true) => Pacing::Burst,
+                (Some(rate), false) if rate.is_finite() && rate > 0.0 => Pacing::Rate(rate),
+                (Some(rate), false) => {
+                    return Err(format!("--rate {rate}: give a positive number"));
+                }
+                (None, false) => Pacing::InFlight(inflight),
+            };
             let server = watch(common.server_pid)?;
             let options = BroadcastOptions {
                 url: common.url,
                 members,
                 messages,
                 payload,
-                inflight,
-                unbounded,
+                pacing,
                 quiet: Duration::from_secs_f64(quiet.clamp(0.05, 60.0)),
                 parallel_connects: common.parallel_connects,
                 timeout: Duration::from_secs(common.timeout),

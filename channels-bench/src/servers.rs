@@ -88,13 +88,11 @@ impl Knobs {
 
     /// The `channels` server configuration for these knobs.
     pub fn server_config(&self) -> ServerConfig {
-        ServerConfig {
-            read_buffer_size: self.read_buffer,
-            write_buffer_size: self.write_buffer,
-            max_message_size: self.max_message,
-            max_frame_size: self.max_message,
-            ..ServerConfig::default()
-        }
+        ServerConfig::default()
+            .read_buffer_size(self.read_buffer)
+            .write_buffer_size(self.write_buffer)
+            .max_message_size(self.max_message)
+            .max_frame_size(self.max_message)
     }
 }
 

@@ -2,9 +2,14 @@
 //! [`group!`]. Use them through the `channels` crate (`use channels::prelude::*;`).
 //!
 //! Each macro works in three phases: `parse` (a syn view of the input), `check` (regexes with
-//! `regex-syntax`, names, signatures, table reachability) and `expand` (code from the checked model).
-//! Every error of an invocation is reported at once, at the offending token, and the input is still
-//! emitted next to the errors so that one mistake does not cascade.
+//! `regex-syntax`, names with `channels-names`, signatures, table reachability) and `expand` (code from
+//! the checked model, naming the runtime only through `exports`). Every error of an invocation is
+//! reported at once, at the offending token (`ctxt`; an argument given twice is an error at the second,
+//! `attr`), and the input is still emitted next to the errors so that one mistake does not cascade.
+//!
+//! Channels' naming rules, its event names and the words that explain a broken rule come from
+//! `channels-names`, which the runtime uses too: a name the macros accept is a name the runtime
+//! accepts.
 //!
 //! # Checks that need both macros
 //!
@@ -14,13 +19,23 @@
 //! provide them. `channel_routing!` reaches it by the path written in the table and emits `const`
 //! assertions comparing the route's captures with it: the compiler evaluates them, so a capture
 //! without a parameter, or a parameter without a capture, is an error at the route's path literal.
+//!
+//! Whether a parameter is a path capture or an extractor (`Session`) is its type's answer (the
+//! runtime's `ConsumerParam`), never its spelling: the companion's metadata names a parameter as a
+//! capture through a `const` the compiler evaluates for the parameter's type.
 #![deny(missing_docs)]
 
 use proc_macro::TokenStream;
 
+mod attr;
 mod check;
+mod ctxt;
 mod expand;
+mod exports;
 mod parse;
+
+use ctxt::Ctxt;
+use exports::Exports;
 
 /// Compiles a Channels `routing.py` into a route table: a function returning
 /// `channels::routing::Routing`.
@@ -80,13 +95,48 @@ mod parse;
 /// | `include("admin.routing.channel_routing", path=r"^/admin")` | `include(admin::channel_routing, path = r"^/admin")` |
 /// | `route("thumbnails.generate", make_thumbnail)` | `"thumbnails.generate" => make_thumbnail` (a custom channel, run by workers) |
 ///
-/// Invoke it at module level (not inside a function body): it defines items next to the table function.
-///
 /// Entries are separated by commas; any delimiter works (`channel_routing! { }`, `( )`, `[ ]`).
-/// By default the macro defines `pub fn channel_routing() -> Routing`; start the table with
-/// `fn name;` (with any visibility, and doc comments) to choose the name:
-/// `channel_routing! { pub(crate) fn admin_routing; ... }`. `include(path)` calls the function at
-/// `path`.
+/// `include(path)` calls the function at `path`.
+///
+/// # Where it goes: `fn name;` or `let name;`
+///
+/// The table is one expression; the header says what holds it.
+///
+/// - No header, or `fn name;` (with any visibility, and doc comments): a function returning the table,
+///   `pub fn channel_routing() -> Routing` by default, as Channels' `routing.py` defines
+///   `channel_routing`. Write it at module level: `channel_routing! { pub(crate) fn admin_routing; ... }`.
+///   A routed name without a path (`ws_message`) is looked up in the module.
+/// - `let name;`: a local variable holding the table, for a function body (a test that builds its own
+///   table). It routes functions defined in that body too.
+///
+/// ```
+/// use channels::prelude::*;
+///
+/// fn main() {
+///     #[consumer]
+///     async fn echo(message: Message) -> Result<()> {
+///         message.reply_channel.send_text(message.text().unwrap_or_default()).await
+///     }
+///
+///     channel_routing! {
+///         let routing;
+///         "websocket.receive" => echo,
+///     }
+///     assert_eq!(routing.resolve("websocket.receive", "/").map(|c| c.name()), Some("echo"));
+/// }
+/// ```
+///
+/// Only the table is defined: nothing else is added beside it, so two tables can share a module or a
+/// block.
+///
+/// # Without the `channels` facade
+///
+/// The generated code names the runtime as `::channels`. With `channels-runtime` and `channels-macros`
+/// as direct dependencies, say where the runtime is with the header `crate = "channels_runtime";` (and
+/// `#[consumer(crate = "channels_runtime")]` on each consumer), as serde's `#[serde(crate = "...")]`.
+///
+/// Each header may be given once: a second `fn name;`, `let name;` or `crate = ...;` is an error at
+/// the second, and so is a second `path = ...` in one route.
 ///
 /// # Semantics (as in Channels)
 ///
@@ -107,16 +157,17 @@ mod parse;
 /// - Captures against parameters: every capture must be a parameter of the consumer (or used by one
 ///   of its group templates), and every parameter must be captured by the path.
 /// - The table: a route that an earlier one always shadows (same event and same capture-free path, or
-///   an earlier catch-all for the event), an empty table, malformed entries.
+///   an earlier catch-all for the event), an empty table, malformed entries, a header or `path` given
+///   twice.
 #[proc_macro]
 pub fn channel_routing(input: TokenStream) -> TokenStream {
-    let mut cx = parse::Ctxt::default();
+    let mut cx = Ctxt::default();
     let table = parse::table(input.into(), &mut cx);
     let checked = table.as_ref().map(|t| check::table(t, &mut cx));
     match (cx.finish(), checked) {
         (None, Some(checked)) => expand::table(&checked),
         (Some(errors), _) => expand::table_stub(table.as_ref(), errors),
-        (None, None) => TokenStream::new().into(),
+        (None, None) => proc_macro2::TokenStream::new(),
     }
     .into()
 }
@@ -126,13 +177,18 @@ pub fn channel_routing(input: TokenStream) -> TokenStream {
 /// # Function consumers
 ///
 /// `fn` or `async fn`, taking:
-/// 1. the message: `message: Message` or `message: &Message`;
+/// 1. the message, first: `message: Message` or `message: &Message` (any name);
 /// 2. then the path captures, by name, typed with anything that implements `FromStr + Clone + Send +
 ///    Sync + 'static` (`String`, `u32`, your own types), or `Cow<'_, str>` (parsed as a `String`); a
 ///    capture that doesn't parse makes the route not match;
 /// 3. then extractors: `session: Session` (the connection's `message.channel_session()`).
 ///
-/// It returns `()` or `Result<(), E>` with `E: Display`. An `Err` is logged and closes the
+/// Whether a parameter is a capture or an extractor is decided by its type, not by how the type is
+/// spelled: a type of your own called `Session` that implements `FromStr` is a capture. Any parameter
+/// name works, `message` included (as a capture, when the `Message` parameter is named otherwise).
+///
+/// It returns `()` or `Result<(), E>` where `E` is an error type (any `std::error::Error + Send + Sync`,
+/// `anyhow::Error` or `String`; it is kept as the error's source). An `Err` is logged and closes the
 /// connection with 1011. A sync `fn` runs on the blocking thread pool.
 ///
 /// ```
@@ -170,6 +226,11 @@ pub fn channel_routing(input: TokenStream) -> TokenStream {
 /// until it returns, then sends them in order if it returned `Ok` and discards them if it failed: what
 /// Channels 1.x did for every consumer. Without it, each send leaves at once.
 ///
+/// # Without the `channels` facade
+///
+/// `#[consumer(crate = "channels_runtime")]` makes the generated code name the runtime by that path
+/// instead of `::channels` (see [`channel_routing!`]). Each argument may be given once.
+///
 /// # Class-based consumers
 ///
 /// `#[consumer]` on an `impl` block makes the type routable with `route_class(Type, path = ...)`.
@@ -181,8 +242,8 @@ pub fn channel_routing(input: TokenStream) -> TokenStream {
 /// - any other method is a handler for events sent to the connection's channel or its groups, by
 ///   `type`: `"chat.message"` goes to `chat_message` (dots become underscores). A handler takes
 ///   `(&mut self, [message: Message,] [event: T])` where `T: serde::Deserialize` is built from the
-///   event's JSON (a payload that doesn't fit is logged and dropped). An event with no handler is
-///   logged and dropped. Names starting with `_` are refused, as Channels refuses them; put helper
+///   event's JSON (a payload that doesn't fit is logged and dropped); a single parameter is the
+///   message or the payload as its type says. An event with no handler is logged and dropped. Names starting with `_` are refused, as Channels refuses them; put helper
 ///   methods in another `impl` block.
 ///
 /// Methods may be `async` or not, and return `()` or `Result<(), E>` like function consumers. Events
@@ -220,21 +281,22 @@ pub fn channel_routing(input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn consumer(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut cx = parse::Ctxt::default();
+    let mut cx = Ctxt::default();
     let args = parse::consumer_args(args.into(), &mut cx);
+    let ex = Exports::new(args.krate.clone());
     match parse::consumer_item(item.into(), &mut cx) {
         parse::ConsumerItem::Fn(item) => {
             let model = check::consumer_fn(&item, &args, &mut cx);
             match cx.finish() {
                 None => expand::consumer_fn(&item, &model),
-                Some(errors) => expand::consumer_fn_stub(&item, errors),
+                Some(errors) => expand::consumer_fn_stub(&item, &ex, errors),
             }
         }
         parse::ConsumerItem::Impl(item) => {
             let model = check::consumer_impl(&item, &args, &mut cx);
             match cx.finish() {
                 None => expand::consumer_impl(&item, &model),
-                Some(errors) => expand::consumer_impl_stub(&item, errors),
+                Some(errors) => expand::consumer_impl_stub(&item, &ex, errors),
             }
         }
         parse::ConsumerItem::Other(item) => {
@@ -276,10 +338,7 @@ pub fn group(input: TokenStream) -> TokenStream {
     };
     match check::group_name(&lit, false) {
         Ok(_) => expand::group(&lit),
-        Err(e) => {
-            let error = e.to_compile_error();
-            quote::quote!({ #error; ::channels::Group::from_checked("invalid") })
-        }
+        Err(e) => expand::group_stub(e),
     }
     .into()
 }

@@ -1,11 +1,17 @@
-//! Which channel layer a `Group` or `Channel` without an explicit layer talks to.
+//! Which channel layer a `Group` or `Channel` without an explicit layer talks to, and which runtime a
+//! `*_blocking` call outside any runtime drives its send on.
 //!
 //! Channels looks up `channel_layers["default"]`. Here, inside a consumer, it is the layer of the server or
-//! worker running it; elsewhere (a background task, a timer) it is the process default, set by the first
-//! [`Server`](crate::Server) or [`Worker`](crate::Worker) that starts, or explicitly with [`set_default_layer`].
+//! worker running it, so two servers in one process (tests, an embedding application) each keep their own.
+//! Elsewhere (a background task, a timer) it is the process default, which exists only when the user sets
+//! it: with [`set_default_layer`], or by starting a server or worker built with
+//! [`Server::set_as_default_layer`](crate::Server::set_as_default_layer). Code outside consumers can instead
+//! bind a layer explicitly (`Group::with_layer(server.layer())`), which never depends on what else runs in
+//! the process.
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::Error;
 use crate::layer::ChannelLayer;
@@ -23,6 +29,11 @@ std::thread_local! {
 
 /// Sets the process-wide default layer, if none is set yet. Returns whether this call set it.
 ///
+/// The default is what a `Group` or `Channel` with no bound layer uses outside a consumer (inside one, the
+/// layer of the server or worker running it wins). It is set once and kept for the life of the process:
+/// the first call wins, so a library never silently changes the layer an application chose. Nothing sets
+/// it unless asked (see [`Server::set_as_default_layer`](crate::Server::set_as_default_layer)).
+///
 /// ```
 /// use std::sync::Arc;
 /// use channels_runtime::{layer::InMemoryLayer, set_default_layer};
@@ -35,7 +46,8 @@ pub fn set_default_layer(layer: Arc<dyn ChannelLayer>) -> bool {
     DEFAULT.set(layer).is_ok()
 }
 
-/// The layer that unbound groups and channels use here (see the module docs).
+/// The layer that unbound groups and channels use here (see the module docs): the running consumer's,
+/// else the process default; [`Error::NoLayer`] when there is neither.
 pub fn current_layer() -> Result<Arc<dyn ChannelLayer>, Error> {
     if let Ok(layer) = CURRENT.try_with(Arc::clone) {
         return Ok(layer);
@@ -49,6 +61,12 @@ pub fn current_layer() -> Result<Arc<dyn ChannelLayer>, Error> {
 /// Runs `f` (one poll of a consumer) with `layer` as the current layer.
 pub(crate) fn sync_scope<R>(layer: Arc<dyn ChannelLayer>, f: impl FnOnce() -> R) -> R {
     CURRENT.sync_scope(layer, f)
+}
+
+/// Runs `future` with `layer` as the current layer throughout (tests; consumers are scoped per poll).
+#[cfg(test)]
+pub(crate) async fn scope<F: Future>(layer: Arc<dyn ChannelLayer>, future: F) -> F::Output {
+    CURRENT.scope(layer, future).await
 }
 
 /// Runs a sync consumer body on this (blocking) thread with the layer and runtime it may block on.
@@ -68,8 +86,9 @@ pub(crate) fn run_sync<R>(
     body()
 }
 
-/// Drives `future` to completion from sync code: from a sync consumer, or from a thread outside any runtime
-/// once a server has started.
+/// Drives `future` to completion from sync code: from a sync consumer (on its server's runtime), or from a
+/// thread outside any runtime (on the runtime of the most recently started server or worker that is still
+/// running; see [`register_runtime`]).
 pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
     if let Some(handle) = SYNC_CONSUMER.with(|c| c.borrow().as_ref().map(|(h, _)| h.clone())) {
         return Ok(handle.block_on(future));
@@ -77,15 +96,70 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(Error::BlockingInAsync);
     }
-    match RUNTIME.get() {
+    match running_runtime() {
         Some(handle) => Ok(handle.block_on(future)),
         None => Err(Error::NoLayer),
     }
 }
 
-static RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+/// The runtimes of the servers and workers running now, oldest first, each with its registration's id.
+static RUNTIMES: Mutex<Vec<(u64, tokio::runtime::Handle)>> = Mutex::new(Vec::new());
+static NEXT_REGISTRATION: AtomicU64 = AtomicU64::new(0);
 
-/// Remembers the runtime a server runs on, so plain threads can use `*_blocking` methods.
-pub(crate) fn remember_runtime(handle: tokio::runtime::Handle) {
-    let _ = RUNTIME.set(handle);
+fn runtimes() -> std::sync::MutexGuard<'static, Vec<(u64, tokio::runtime::Handle)>> {
+    // Each critical section is one push, remove or read; a poisoned lock holds consistent data.
+    RUNTIMES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn running_runtime() -> Option<tokio::runtime::Handle> {
+    runtimes().last().map(|(_, handle)| handle.clone())
+}
+
+/// Keeps a server's or worker's runtime available to `*_blocking` calls from plain threads, until dropped.
+///
+/// Not first-wins: each running server or worker registers its runtime and removes it when it stops, and
+/// a blocking call uses the newest one still registered. So a second server in the process works after the
+/// first has stopped (and its runtime with it), and no call is sent to a runtime that has gone.
+#[derive(Debug)]
+pub(crate) struct RuntimeRegistration(u64);
+
+/// Registers the runtime `handle` belongs to (see [`RuntimeRegistration`]).
+pub(crate) fn register_runtime(handle: tokio::runtime::Handle) -> RuntimeRegistration {
+    let id = NEXT_REGISTRATION.fetch_add(1, Ordering::Relaxed);
+    runtimes().push((id, handle));
+    RuntimeRegistration(id)
+}
+
+impl Drop for RuntimeRegistration {
+    fn drop(&mut self) {
+        runtimes().retain(|(id, _)| *id != self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocking_calls_use_the_newest_runtime_still_running() {
+        let first = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let second = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let first_id = first.handle().id();
+        let second_id = second.handle().id();
+        let on_first = register_runtime(first.handle().clone());
+        let on_second = register_runtime(second.handle().clone());
+        // No other unit test of this crate starts a server or worker, so these are the only registrations.
+        let which = || block_on(async { tokio::runtime::Handle::current().id() }).unwrap();
+        assert_eq!(which(), second_id);
+        drop(on_second);
+        drop(second);
+        assert_eq!(which(), first_id);
+        drop(on_first);
+    }
 }

@@ -5,69 +5,113 @@
 //! did for every consumer unless `immediately=True` was passed, and why the seed's author saw nothing until
 //! the consumer returned. Here sends leave at once by default; opt in only where all-or-nothing matters.
 //!
+//! Held sends are plain data ([`Outbound`]: a destination, with its layer resolved when the send was made,
+//! and a message); [`outbound`](crate::outbound) decides whether to hold, this module only keeps them.
+//!
 //! [`Consumer::atomic`]: crate::routing::Consumer::atomic
 
+use std::cell::RefCell;
 use std::future::Future;
-use std::sync::Mutex;
-
-use futures_util::future::BoxFuture;
 
 use crate::Result;
-
-type Send_ = Box<dyn FnOnce() -> BoxFuture<'static, Result<()>> + Send>;
+use crate::layer::LayerMessage;
+use crate::outbound::{self, Destination, Outbound};
 
 tokio::task_local! {
-    static HELD: Mutex<Vec<Send_>>;
+    static HELD: RefCell<Vec<Outbound>>;
 }
 
-/// Holds `send` until the atomic consumer running on this task returns. Call only where
-/// [`holding`] is true; elsewhere the send is run by nobody, so this logs it as a bug.
-fn hold(send: impl FnOnce() -> BoxFuture<'static, Result<()>> + Send + 'static) {
+/// Holds a send of `message` to `destination` when the current task runs an atomic consumer, and hands
+/// the message back otherwise, so the caller sends it at once.
+pub(crate) fn hold(destination: &Destination, message: LayerMessage) -> Option<LayerMessage> {
+    let mut message = Some(message);
     let held = HELD.try_with(|held| {
-        held.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Box::new(send));
+        if let Some(message) = message.take() {
+            held.borrow_mut()
+                .push(outbound::outbound(destination, message));
+        }
     });
-    if held.is_err() {
-        tracing::error!("a send was held outside an atomic consumer; it is lost");
+    match held {
+        Ok(()) => None,
+        Err(_) => message,
     }
-}
-
-/// Holds a send of `message` to `target` when the current task runs an atomic consumer, and hands the
-/// message back otherwise, so the caller sends it at once. `send` is how to send it later.
-pub(crate) fn try_hold<T: Clone + Send + 'static>(
-    target: &T,
-    message: crate::layer::LayerMessage,
-    send: fn(T, crate::layer::LayerMessage) -> BoxFuture<'static, Result<()>>,
-) -> Option<crate::layer::LayerMessage> {
-    if !holding() {
-        return Some(message);
-    }
-    let target = target.clone();
-    hold(move || send(target, message));
-    None
 }
 
 /// Runs `future` with sends held; returns its output and the held sends, in order.
-pub(crate) async fn run_holding<F: Future>(future: F) -> (F::Output, Vec<Send_>) {
-    HELD.scope(Mutex::new(Vec::new()), async move {
+pub(crate) async fn run_holding<F: Future>(future: F) -> (F::Output, Vec<Outbound>) {
+    HELD.scope(RefCell::new(Vec::new()), async move {
         let output = future.await;
-        let held =
-            HELD.with(|held| std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner())));
+        let held = HELD.with(|held| std::mem::take(&mut *held.borrow_mut()));
         (output, held)
     })
     .await
 }
 
 /// Sends what was held, in order; stops at the first failure.
-pub(crate) async fn flush(held: Vec<Send_>) -> Result<()> {
+pub(crate) async fn flush(held: Vec<Outbound>) -> Result<()> {
     for send in held {
-        send().await?;
+        send.deliver().await?;
     }
     Ok(())
 }
 
-/// Whether sends are held here (inside an atomic consumer).
-fn holding() -> bool {
-    HELD.try_with(|_| ()).is_ok()
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::layer::{ChannelLayer, InMemoryLayer};
+    use crate::{Channel, Group, ReplyChannel, context};
+
+    #[tokio::test]
+    async fn held_sends_leave_in_order_when_flushed() {
+        let layer = Arc::new(InMemoryLayer::new());
+        let shared: Arc<dyn ChannelLayer> = layer.clone();
+        let inbox = layer.new_channel("specific.").await.unwrap();
+        layer.group_add("g", inbox.name()).await.unwrap();
+        let reply = ReplyChannel::for_inbox(&inbox, shared.clone());
+        let group = Group::new("g").unwrap().with_layer(shared.clone());
+        let channel = Channel::new("jobs").unwrap().with_layer(shared.clone());
+        let (outcome, held) = run_holding(async {
+            reply.send_text("1").await?;
+            group.send_text("2").await?;
+            channel.send_message(LayerMessage::text("3")).await
+        })
+        .await;
+        outcome.unwrap();
+        assert_eq!(held.len(), 3);
+        assert_eq!(inbox.try_recv(), None, "nothing leaves while held");
+        flush(held).await.unwrap();
+        assert_eq!(inbox.try_recv(), Some(LayerMessage::text("1")));
+        assert_eq!(inbox.try_recv(), Some(LayerMessage::text("2")));
+        assert_eq!(
+            layer.receive("jobs").await.unwrap(),
+            LayerMessage::text("3")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_held_group_send_keeps_the_layer_current_when_it_was_made() {
+        let (made, later) = (InMemoryLayer::new(), InMemoryLayer::new());
+        let on_made = made.new_channel("specific.").await.unwrap();
+        let on_later = later.new_channel("specific.").await.unwrap();
+        made.group_add("g", on_made.name()).await.unwrap();
+        later.group_add("g", on_later.name()).await.unwrap();
+        let send = async { Group::new("g").unwrap().send_text("held").await };
+        let (outcome, held) = run_holding(context::scope(Arc::new(made), send)).await;
+        outcome.unwrap();
+        // Flushed where another layer is current: it still goes to the first.
+        context::scope(Arc::new(later), flush(held)).await.unwrap();
+        assert_eq!(on_made.try_recv(), Some(LayerMessage::text("held")));
+        assert_eq!(on_later.try_recv(), None);
+    }
+
+    #[tokio::test]
+    async fn outside_an_atomic_consumer_nothing_is_held() {
+        let layer = InMemoryLayer::new();
+        let inbox = layer.new_channel("specific.").await.unwrap();
+        let reply = ReplyChannel::for_inbox(&inbox, Arc::new(layer.clone()));
+        reply.send_text("now").await.unwrap();
+        assert_eq!(inbox.try_recv(), Some(LayerMessage::text("now")));
+    }
 }

@@ -5,6 +5,7 @@ use crate::names::NameError;
 
 /// What can go wrong when a consumer (or any other code) talks to channels, groups and reply channels.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The channel layer refused the operation (full channel, invalid name, unavailable backend).
     #[error(transparent)]
@@ -29,9 +30,10 @@ pub enum Error {
     /// This message came with no reply channel (a worker message sent without one).
     #[error("this message has no reply channel")]
     NoReplyChannel,
-    /// No channel layer is reachable from here: run inside a server or worker, or bind one with `with_layer`.
+    /// No channel layer is reachable from here: run inside a server or worker, bind one with `with_layer`,
+    /// or choose a process default (`Server::set_as_default_layer`, `set_default_layer`).
     #[error(
-        "no channel layer: call this inside a consumer, after a Server has started, or bind a layer explicitly"
+        "no channel layer here: outside a consumer, bind one (`.with_layer(server.layer())`) or choose a process default (`Server::set_as_default_layer()`); a `*_blocking` call outside a runtime also needs a running server or worker"
     )]
     NoLayer,
     /// A `*_blocking` method was called on an async runtime thread, where it would stall the runtime.

@@ -7,14 +7,17 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::layer::{ChannelLayer, LayerMessage};
 use crate::names::{NameError, validate_channel_name, validate_group_name};
-use crate::{Error, ReplyChannel, Result, asgi, context, deferred};
+use crate::outbound::{self, Destination, Name};
+use crate::{Error, ReplyChannel, Result, asgi, context};
 
 /// A group of channels that receive the same messages (Channels' `Group`).
 ///
 /// Name a group with [`group!`](crate::group) when the name is a literal (checked while compiling), or with
 /// [`Group::new`] when it is built at runtime (checked then). A group with no bound layer uses the current
-/// one (see [`current_layer`](crate::current_layer)); [`Group::with_layer`] binds one explicitly, which code
-/// outside any consumer may prefer.
+/// one (see [`current_layer`](crate::current_layer)): inside a consumer, its server's. Code outside any
+/// consumer (a background task) binds one with [`Group::with_layer`] (`.with_layer(server.layer())`), or
+/// relies on a process default the application chose
+/// ([`Server::set_as_default_layer`](crate::Server::set_as_default_layer)).
 ///
 /// ```no_run
 /// use channels_runtime::{group, Message, Result};
@@ -41,27 +44,9 @@ struct Target {
 
 /// Whether a [`Target`] is sent to as a group (every member) or as one channel.
 #[derive(Debug, Clone, Copy)]
-enum Destination {
+enum Kind {
     Group,
     Channel,
-}
-
-/// A name that clones in O(1): a literal, or a shared string.
-#[derive(Debug, Clone)]
-enum Name {
-    Static(&'static str),
-    Shared(Arc<str>),
-}
-
-impl std::ops::Deref for Name {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        match self {
-            Name::Static(name) => name,
-            Name::Shared(name) => name,
-        }
-    }
 }
 
 impl Target {
@@ -76,34 +61,16 @@ impl Target {
         })
     }
 
-    /// This target with its layer resolved now: a send held until an atomic consumer returns must go to the
-    /// layer that was current when it was made. Cheap: the name and the layer are shared, not copied.
-    fn bound(&self) -> Result<Target> {
-        Ok(Target {
-            name: self.name.clone(),
-            layer: Some(self.layer()?),
-        })
-    }
-
-    /// Sends `message` to this target as a group or as a channel; inside an atomic consumer the send is
-    /// held (with the layer current now) until the consumer returns.
-    async fn send(&self, destination: Destination, message: LayerMessage) -> Result<()> {
-        let bound = (self.bound()?, destination);
-        match deferred::try_hold(&bound, message, |(target, destination), message| {
-            Box::pin(async move { target.deliver(destination, message).await })
-        }) {
-            Some(message) => bound.0.deliver(destination, message).await,
-            None => Ok(()),
-        }
-    }
-
-    async fn deliver(&self, destination: Destination, message: LayerMessage) -> Result<()> {
+    /// Sends `message` to this target as a group or as a channel. The layer is resolved here, once: a send
+    /// held until an atomic consumer returns goes to the layer that was current when it was made. Cheap: the
+    /// name and the layer are shared, not copied.
+    async fn send(&self, kind: Kind, message: LayerMessage) -> Result<()> {
         let layer = self.layer()?;
-        match destination {
-            Destination::Group => layer.group_send(&self.name, message).await?,
-            Destination::Channel => layer.send(&self.name, message).await?,
-        }
-        Ok(())
+        let destination = match kind {
+            Kind::Group => Destination::Group(self.name.clone(), layer),
+            Kind::Channel => Destination::Channel(self.name.clone(), layer),
+        };
+        outbound::send(&destination, message).await
     }
 
     /// The bound layer, or the current one.
@@ -196,7 +163,7 @@ impl Group {
     /// Never waits for slow members: one whose channel is full misses this message (see
     /// [`ChannelLayer::group_send`]). Inside an atomic consumer the send is held until it returns.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
-        self.target.send(Destination::Group, message).await
+        self.target.send(Kind::Group, message).await
     }
 
     /// [`add`](Self::add) for sync consumers.
@@ -275,7 +242,7 @@ impl Channel {
 
     /// Sends a layer message. Inside an atomic consumer the send is held until it returns.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
-        self.target.send(Destination::Channel, message).await
+        self.target.send(Kind::Channel, message).await
     }
 
     /// [`send`](Self::send) for sync code.

@@ -14,6 +14,7 @@ pub mod layer;
 mod macro_support;
 mod message;
 pub mod names;
+mod outbound;
 mod reply;
 pub mod routing;
 pub mod server;

@@ -9,24 +9,8 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::reply::ReplyChannel;
 
-/// Event names that Channels defines for WebSocket and HTTP.
-pub mod events {
-    /// A client opened a WebSocket; accept or reject it.
-    pub const WEBSOCKET_CONNECT: &str = "websocket.connect";
-    /// A WebSocket frame (text or bytes) arrived.
-    pub const WEBSOCKET_RECEIVE: &str = "websocket.receive";
-    /// The WebSocket closed (the `code` key says how).
-    pub const WEBSOCKET_DISCONNECT: &str = "websocket.disconnect";
-    /// A plain HTTP request arrived.
-    pub const HTTP_REQUEST: &str = "http.request";
-    /// Every event name Channels defines; any other name is a custom channel.
-    pub const ALL: [&str; 4] = [
-        WEBSOCKET_CONNECT,
-        WEBSOCKET_RECEIVE,
-        WEBSOCKET_DISCONNECT,
-        HTTP_REQUEST,
-    ];
-}
+/// Event names that Channels defines for WebSocket and HTTP (from `channels-names`, shared with the macros).
+pub use channels_names::events;
 
 /// What stays the same for every event of one connection: ASGI's connection scope.
 #[derive(Debug, Default)]
@@ -192,6 +176,23 @@ impl Index<&str> for Content {
 
     fn index(&self, key: &str) -> &Value {
         &self.as_json()[key]
+    }
+}
+
+/// `message["text"]` is `message.content["text"]`: Channels 1.x's `Message` indexes like its content
+/// dict, and ported code keeps the habit.
+///
+/// ```
+/// use channels_runtime::Message;
+/// let message = Message::from_text("hi");
+/// assert_eq!(message["text"], message.content["text"]);
+/// assert!(message["missing"].is_null());
+/// ```
+impl Index<&str> for Message {
+    type Output = Value;
+
+    fn index(&self, key: &str) -> &Value {
+        &self.content[key]
     }
 }
 

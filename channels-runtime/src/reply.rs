@@ -6,9 +6,9 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::layer::queue::Queue;
-use crate::layer::{ChannelLayer, LayerMessage};
-use crate::{Error, HttpResponse, Result, asgi, context, deferred};
+use crate::layer::{ChannelLayer, Inbox, LayerMessage};
+use crate::outbound::{self, Destination, Name};
+use crate::{Error, HttpResponse, Result, asgi, context};
 
 /// The reply channel of a connection (Channels' `message.reply_channel`).
 ///
@@ -33,28 +33,33 @@ pub struct ReplyChannel {
 #[derive(Debug)]
 struct Inner {
     name: Arc<str>,
-    local: Option<Arc<Queue>>,
     layer: Arc<dyn ChannelLayer>,
+    /// Where sends go, decided once: the inbox's queue in this process, or the channel on the layer.
+    destination: Destination,
 }
 
 impl ReplyChannel {
     /// A reply channel for the channel `name` on `layer` (for example one stored by name and used later).
     pub fn new(name: impl Into<Arc<str>>, layer: Arc<dyn ChannelLayer>) -> Self {
+        let name = name.into();
+        let destination = Destination::Channel(Name::Shared(name.clone()), layer.clone());
         ReplyChannel {
             inner: Some(Arc::new(Inner {
-                name: name.into(),
-                local: None,
+                name,
                 layer,
+                destination,
             })),
         }
     }
 
-    pub(crate) fn local(name: Arc<str>, queue: Arc<Queue>, layer: Arc<dyn ChannelLayer>) -> Self {
+    /// The reply channel that writes to `inbox` (a connection's own), pushing to it directly: no layer
+    /// round trip, and a full inbox makes the sender wait instead of failing.
+    pub(crate) fn for_inbox(inbox: &Inbox, layer: Arc<dyn ChannelLayer>) -> Self {
         ReplyChannel {
             inner: Some(Arc::new(Inner {
-                name,
-                local: Some(queue),
+                name: inbox.shared_name(),
                 layer,
+                destination: Destination::Local(inbox.queue().clone()),
             })),
         }
     }
@@ -84,31 +89,13 @@ impl ReplyChannel {
     /// sends faster than the client reads is slowed down to the client's pace instead of failing. It fails
     /// with [`Error::Disconnected`] once the connection has closed. Group sends never wait (see
     /// [`Group::send`](crate::Group::send)).
+    /// Inside an atomic consumer the send is held until the consumer returns.
     ///
     /// # Cancel safety
     /// Cancel-safe: the message is queued in the poll that returns `Ok`, or not at all.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
-        if self.inner.is_none() {
-            return Err(Error::NoReplyChannel);
-        }
-        match deferred::try_hold(self, message, |this, message| {
-            Box::pin(async move { this.send_now(message).await })
-        }) {
-            Some(message) => self.send_now(message).await,
-            None => Ok(()),
-        }
-    }
-
-    async fn send_now(&self, message: LayerMessage) -> Result<()> {
         let inner = self.inner.as_ref().ok_or(Error::NoReplyChannel)?;
-        match &inner.local {
-            Some(queue) => queue.push_wait(message).await.map_err(Error::from),
-            None => inner
-                .layer
-                .send(&inner.name, message)
-                .await
-                .map_err(Error::from),
-        }
+        outbound::send(&inner.destination, message).await
     }
 
     /// Sends a message given as Channels' dict: `{"text": ..}`, `{"bytes": ..}`, `{"accept": true}`,
@@ -168,6 +155,10 @@ impl ReplyChannel {
     }
 
     /// [`send`](Self::send) for sync consumers.
+    ///
+    /// Every `*_blocking` method also works on a plain thread outside any runtime while a server or worker
+    /// runs in the process: the send then runs on the runtime of the most recently started one that is still
+    /// running. On an async runtime thread it fails with [`Error::BlockingInAsync`].
     pub fn send_blocking(&self, message: Value) -> Result<()> {
         context::block_on(self.send(message))?
     }
@@ -180,5 +171,22 @@ impl ReplyChannel {
     /// [`accept`](Self::accept) for sync consumers.
     pub fn accept_blocking(&self) -> Result<()> {
         context::block_on(self.accept())?
+    }
+
+    /// [`send_json`](Self::send_json) for sync consumers: `value` serialized as JSON in a text frame
+    /// (Channels' `self.send_json(content)`), not a Channels dict as [`send_blocking`](Self::send_blocking)
+    /// takes.
+    pub fn send_json_blocking<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        context::block_on(self.send_json(value))?
+    }
+
+    /// [`close`](Self::close) for sync consumers.
+    pub fn close_blocking(&self) -> Result<()> {
+        context::block_on(self.close())?
+    }
+
+    /// [`respond`](Self::respond) for sync consumers.
+    pub fn respond_blocking(&self, response: HttpResponse) -> Result<()> {
+        context::block_on(self.respond(response))?
     }
 }

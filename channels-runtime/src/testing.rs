@@ -34,6 +34,7 @@ use crate::{Server, ServerConfig, ServerError, ServerHandle};
 
 /// What can go wrong while testing.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TestError {
     /// The server refused the handshake with this HTTP status (403, 404, 500, ...).
     #[error("handshake refused with HTTP {0}")]

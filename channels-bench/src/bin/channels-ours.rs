@@ -26,10 +26,7 @@ struct Args {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let knobs = args.knobs.knobs();
-    let layer = InMemoryLayer::with_config(LayerConfig {
-        capacity: knobs.capacity,
-        ..LayerConfig::default()
-    });
+    let layer = InMemoryLayer::with_config(LayerConfig::default().capacity(knobs.capacity));
     Server::new(routing(args.protocol))
         .with_layer(Arc::new(layer))
         .with_config(knobs.server_config())

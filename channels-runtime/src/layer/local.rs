@@ -1,53 +1,132 @@
-//! Process-local state shared by every layer: the inboxes of this process's channels, and which of them
-//! belong to which group. Both layers fan a group message out to local members through [`LocalGroups`]:
-//! one queue push per member, the message shared, a full member skipped and counted.
+//! [`LocalRegistry`]: the process-local half of a channel layer, for layer authors.
+//!
+//! Whatever carries messages between processes (Redis, NATS, Postgres), a layer keeps some things in the
+//! process itself: the inboxes of this process's reply channels, and which of them belong to which group,
+//! so that a group message reaching the process is fanned out to its local members in memory (one queue
+//! push per member, the message shared, not copied). `LocalRegistry` is that part, the same one
+//! [`InMemoryLayer`](super::InMemoryLayer) and `RedisLayer` use; like socketioxide's `CoreLocalAdapter`, it
+//! lets a new layer reuse local fan-out instead of rewriting it.
+//!
+//! A complete single-process layer is a registry plus name checks:
+//!
+//! ```
+//! use channels_runtime::layer::{
+//!     check_channel_name, check_group_name, ChannelLayer, Inbox, LayerConfig, LayerError, LayerMessage,
+//!     LocalRegistry,
+//! };
+//!
+//! #[derive(Debug)]
+//! struct MyLayer {
+//!     local: LocalRegistry,
+//! }
+//!
+//! #[channels_runtime::layer::async_trait]
+//! impl ChannelLayer for MyLayer {
+//!     async fn send(&self, channel: &str, message: LayerMessage) -> Result<(), LayerError> {
+//!         check_channel_name(channel)?;
+//!         self.local.send(channel, message)
+//!     }
+//!     async fn receive(&self, channel: &str) -> Result<LayerMessage, LayerError> {
+//!         check_channel_name(channel)?;
+//!         self.local.receive(channel).await
+//!     }
+//!     async fn new_channel(&self, prefix: &str) -> Result<Inbox, LayerError> {
+//!         self.local.new_channel(prefix)
+//!     }
+//!     async fn group_add(&self, group: &str, channel: &str) -> Result<(), LayerError> {
+//!         check_group_name(group)?;
+//!         check_channel_name(channel)?;
+//!         self.local.group_add(group, channel);
+//!         Ok(())
+//!     }
+//!     async fn group_discard(&self, group: &str, channel: &str) -> Result<(), LayerError> {
+//!         check_group_name(group)?;
+//!         check_channel_name(channel)?;
+//!         self.local.group_discard(group, channel);
+//!         Ok(())
+//!     }
+//!     async fn group_send(&self, group: &str, message: LayerMessage) -> Result<(), LayerError> {
+//!         check_group_name(group)?;
+//!         self.local.group_send(group, &message);
+//!         Ok(())
+//!     }
+//!     fn config(&self) -> &LayerConfig {
+//!         self.local.config()
+//!     }
+//!     fn dropped(&self) -> u64 {
+//!         self.local.dropped()
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), LayerError> {
+//! let layer = MyLayer { local: LocalRegistry::new("mine", LayerConfig::default()) };
+//! let inbox = layer.new_channel("specific.").await?;
+//! layer.group_add("chat", inbox.name()).await?;
+//! layer.group_send("chat", LayerMessage::text("hello")).await?;
+//! assert_eq!(inbox.recv().await, LayerMessage::text("hello"));
+//! # Ok(()) }
+//! ```
+//!
+//! A layer that spans processes uses the registry for process-local names only (those with a `!`), and
+//! calls [`LocalRegistry::group_send`] when a group message arrives from its backend.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::inbox::Release;
 use super::queue::Queue;
-use super::{InboxRegistry, LayerError, LayerMessage};
+use super::{Inbox, LayerConfig, LayerError, LayerMessage, check_channel_name, check_group_name};
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Critical sections here are single map operations; a poisoned lock holds consistent data.
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Queues by channel name.
-#[derive(Debug, Default)]
-pub(crate) struct LocalChannels {
-    queues: Mutex<HashMap<Arc<str>, Arc<Queue>>>,
+/// The channels held in this process and their group memberships: inboxes, delivery, local fan-out.
+///
+/// **Names.** A name with `!` is a process-local channel (made by [`new_channel`](Self::new_channel)): it
+/// exists while its [`Inbox`] lives, and sends to it fail with [`LayerError::ChannelClosed`] after. Any other
+/// name is a normal channel, created here on first use; a layer that keeps normal channels elsewhere (in
+/// Redis) passes only process-local names. The registry does not check names: the layer does first, with
+/// [`check_channel_name`] and [`check_group_name`], as in the module example.
+///
+/// **Limits** come from the [`LayerConfig`] given to [`new`](Self::new): every channel holds at most
+/// `capacity` messages ([`LayerError::ChannelFull`] after), a message older than `expiry` is never delivered,
+/// and a membership older than `group_expiry` is forgotten unless renewed by another `group_add`.
+///
+/// **Slow members.** A group message to a member whose channel is full is dropped for that member only
+/// (at-most-once delivery), counted in [`dropped`](Self::dropped) and logged at debug level; the sender never
+/// waits. Every operation takes a lock for one map operation; none is held across an await.
+///
+/// Cloning is cheap and shares the registry.
+///
+/// ```
+/// use channels_runtime::layer::{LayerConfig, LayerMessage, LocalRegistry};
+/// let local = LocalRegistry::new("proc1", LayerConfig::default());
+/// let inbox = local.new_channel("specific.")?;
+/// assert!(inbox.name().starts_with("specific.proc1!"));
+/// local.group_add("chat", inbox.name());
+/// local.group_send("chat", &LayerMessage::text("hi"));
+/// assert_eq!(inbox.try_recv(), Some(LayerMessage::text("hi")));
+/// # Ok::<(), channels_runtime::layer::LayerError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LocalRegistry {
+    shared: Arc<Shared>,
 }
 
-impl LocalChannels {
-    pub(crate) fn get(&self, name: &str) -> Option<Arc<Queue>> {
-        lock(&self.queues).get(name).cloned()
-    }
-
-    /// The queue of `name`, created by `make` if absent.
-    pub(crate) fn get_or_insert(&self, name: &str, make: impl FnOnce() -> Queue) -> Arc<Queue> {
-        let mut queues = lock(&self.queues);
-        if let Some(queue) = queues.get(name) {
-            return queue.clone();
-        }
-        let queue = Arc::new(make());
-        queues.insert(Arc::from(name), queue.clone());
-        queue
-    }
-
-    pub(crate) fn insert(&self, name: Arc<str>, queue: Arc<Queue>) {
-        lock(&self.queues).insert(name, queue);
-    }
-}
-
-impl InboxRegistry for LocalChannels {
-    fn release(&self, name: &str) {
-        lock(&self.queues).remove(name);
-    }
+#[derive(Debug)]
+struct Shared {
+    config: LayerConfig,
+    /// What goes between a new channel's prefix and its `!`.
+    process: String,
+    next_local: AtomicU64,
+    channels: Mutex<HashMap<Arc<str>, Arc<Queue>>>,
+    groups: Mutex<HashMap<String, HashMap<Arc<str>, Member>>>,
+    dropped: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -58,49 +137,117 @@ struct Member {
     queue: Arc<Queue>,
 }
 
-/// Group memberships of local queues.
-#[derive(Debug, Default)]
-pub(crate) struct LocalGroups {
-    groups: Mutex<HashMap<String, HashMap<Arc<str>, Member>>>,
-    dropped: AtomicU64,
+impl Release for Shared {
+    fn release(&self, name: &str) {
+        lock(&self.channels).remove(name);
+    }
 }
 
-impl LocalGroups {
-    /// Adds (or renews) a member. Returns whether the group had no local member before.
-    pub(crate) fn add(&self, group: &str, channel: &str, queue: &Arc<Queue>) -> bool {
-        let mut groups = lock(&self.groups);
-        let members = groups.entry(group.to_owned()).or_default();
-        let was_empty = members.is_empty();
-        members.insert(
-            Arc::from(channel),
-            Member {
-                since: Instant::now(),
-                queue: queue.clone(),
-            },
-        );
-        was_empty
+impl LocalRegistry {
+    /// A registry whose new channels are named `<prefix><process>!<n>` (so `process` tells this process's
+    /// channels apart from other processes'), with the limits of `config`.
+    pub fn new(process: impl Into<String>, config: LayerConfig) -> Self {
+        LocalRegistry {
+            shared: Arc::new(Shared {
+                config,
+                process: process.into(),
+                next_local: AtomicU64::new(1),
+                channels: Mutex::default(),
+                groups: Mutex::default(),
+                dropped: AtomicU64::new(0),
+            }),
+        }
     }
 
-    /// Removes a member. Returns whether the group has no local member left.
-    pub(crate) fn discard(&self, group: &str, channel: &str) -> bool {
-        let mut groups = lock(&self.groups);
+    /// The limits this registry keeps.
+    pub fn config(&self) -> &LayerConfig {
+        &self.shared.config
+    }
+
+    /// Creates a process-local channel `<prefix><process>!<n>` and returns its inbox: what
+    /// [`ChannelLayer::new_channel`](super::ChannelLayer::new_channel) returns. `prefix` follows the group
+    /// name rule (`specific.`, `http.response.`).
+    pub fn new_channel(&self, prefix: &str) -> Result<Inbox, LayerError> {
+        check_group_name(prefix)?;
+        let n = self.shared.next_local.fetch_add(1, Ordering::Relaxed);
+        let name: Arc<str> = Arc::from(format!("{prefix}{}!{n:x}", self.shared.process));
+        check_channel_name(&name)?;
+        let queue = Arc::new(self.new_queue());
+        lock(&self.shared.channels).insert(name.clone(), queue.clone());
+        let registry = Arc::downgrade(&self.shared) as Weak<dyn Release>;
+        Ok(Inbox::new(name, queue, registry))
+    }
+
+    fn new_queue(&self) -> Queue {
+        Queue::new(self.shared.config.capacity, self.shared.config.expiry)
+    }
+
+    /// The queue of `channel`; a normal channel is created on first use, a process-local one must exist.
+    fn queue(&self, channel: &str) -> Result<Arc<Queue>, LayerError> {
+        let mut channels = lock(&self.shared.channels);
+        if let Some(queue) = channels.get(channel) {
+            return Ok(queue.clone());
+        }
+        if channel.contains('!') {
+            return Err(LayerError::ChannelClosed);
+        }
+        let queue = Arc::new(self.new_queue());
+        channels.insert(Arc::from(channel), queue.clone());
+        Ok(queue)
+    }
+
+    /// Queues `message` on `channel` without waiting: [`LayerError::ChannelFull`] when it holds `capacity`
+    /// messages, [`LayerError::ChannelClosed`] when it is a process-local channel whose inbox has gone.
+    pub fn send(&self, channel: &str, message: LayerMessage) -> Result<(), LayerError> {
+        self.queue(channel)?.push(message)
+    }
+
+    /// Waits for the next unexpired message on `channel`; each message goes to one receiver.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a message is taken only in the poll that returns it.
+    pub async fn receive(&self, channel: &str) -> Result<LayerMessage, LayerError> {
+        let queue = self.queue(channel)?;
+        Ok(queue.pop().await)
+    }
+
+    /// Adds `channel` to `group`, or renews its membership. Returns `false`, and adds nothing, when
+    /// `channel` is a process-local channel that is closed (a closed connection would never read).
+    pub fn group_add(&self, group: &str, channel: &str) -> bool {
+        let Ok(queue) = self.queue(channel) else {
+            return false;
+        };
+        let member = Member {
+            since: Instant::now(),
+            queue,
+        };
+        lock(&self.shared.groups)
+            .entry(group.to_owned())
+            .or_default()
+            .insert(Arc::from(channel), member);
+        true
+    }
+
+    /// Removes `channel` from `group`; removing a non-member does nothing.
+    pub fn group_discard(&self, group: &str, channel: &str) {
+        let mut groups = lock(&self.shared.groups);
         let Some(members) = groups.get_mut(group) else {
-            return true;
+            return;
         };
         members.remove(channel);
         if members.is_empty() {
             groups.remove(group);
-            return true;
         }
-        false
     }
 
-    /// Pushes `message` to every live local member of `group`; members that expired or whose connection
-    /// has gone are forgotten. A member whose queue is full misses this message (counted, logged).
-    pub(crate) fn send(&self, group: &str, message: &LayerMessage, expiry: Duration) {
+    /// Pushes `message` to every live member of `group` in this process: one push each, the message
+    /// shared. Members that expired or whose inbox has gone are forgotten; a member whose channel is full
+    /// misses this message (counted in [`dropped`](Self::dropped), logged at debug level).
+    pub fn group_send(&self, group: &str, message: &LayerMessage) {
         let now = Instant::now();
         super::clock::observe(now);
-        let mut groups = lock(&self.groups);
+        let expiry = self.shared.config.group_expiry;
+        let mut groups = lock(&self.shared.groups);
         let Some(members) = groups.get_mut(group) else {
             return;
         };
@@ -114,7 +261,7 @@ impl LocalGroups {
             match member.queue.push_at(message.clone(), now) {
                 Ok(()) => true,
                 Err(LayerError::ChannelFull) => {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.shared.dropped.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(group, channel = %name, "group message dropped: member's channel is full");
                     true
                 }
@@ -126,10 +273,11 @@ impl LocalGroups {
         }
     }
 
-    /// Live local members of `group`.
-    pub(crate) fn len(&self, group: &str, expiry: Duration) -> usize {
+    /// Live members of `group` in this process (diagnostics and tests).
+    pub fn group_len(&self, group: &str) -> usize {
         let now = Instant::now();
-        lock(&self.groups).get(group).map_or(0, |members| {
+        let expiry = self.shared.config.group_expiry;
+        lock(&self.shared.groups).get(group).map_or(0, |members| {
             members
                 .values()
                 .filter(|m| now.duration_since(m.since) < expiry && !m.queue.is_closed())
@@ -137,18 +285,15 @@ impl LocalGroups {
         })
     }
 
-    pub(crate) fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+    /// How many group messages were dropped because a member's channel was full.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
     }
-}
 
-/// Makes the inbox for a new local channel registered in `channels`.
-pub(crate) fn new_inbox(
-    channels: &Arc<LocalChannels>,
-    name: Arc<str>,
-    queue: Arc<Queue>,
-) -> super::Inbox {
-    channels.insert(name.clone(), queue.clone());
-    let registry: Weak<dyn InboxRegistry> = Arc::downgrade(channels) as Weak<dyn InboxRegistry>;
-    super::Inbox::new(name, queue, Some(registry))
+    /// How many messages expired unread on `channel` (diagnostics).
+    pub fn expired(&self, channel: &str) -> u64 {
+        lock(&self.shared.channels)
+            .get(channel)
+            .map_or(0, |queue| queue.expired_count())
+    }
 }

@@ -1,19 +1,17 @@
 //! [`InMemoryLayer`]: the embedded channel layer for a single process.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use super::local::{LocalChannels, LocalGroups, new_inbox};
-use super::queue::Queue;
 use super::{
-    ChannelLayer, Inbox, LayerConfig, LayerError, LayerMessage, check_channel, check_group,
+    ChannelLayer, Inbox, LayerConfig, LayerError, LayerMessage, LocalRegistry, check_channel_name,
+    check_group_name,
 };
 
 /// The embedded channel layer: every channel and group lives in this process's memory.
 ///
 /// It keeps Channels' semantics exactly (capacity, expiry, group expiry, at-most-once) and is the default
 /// layer of [`Server`](crate::Server). A group send costs one lock and one queue push per member, and the
-/// message itself is shared, not copied. Cloning the layer is cheap and shares its state.
+/// message itself is shared, not copied. Cloning the layer is cheap and shares its state. It is a
+/// [`LocalRegistry`] behind name checks: the module docs of [`local`](super::local) show the same in a
+/// layer of your own.
 ///
 /// ```
 /// use channels_runtime::layer::{ChannelLayer, InMemoryLayer, LayerMessage};
@@ -27,15 +25,7 @@ use super::{
 /// ```
 #[derive(Debug, Clone)]
 pub struct InMemoryLayer {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    config: LayerConfig,
-    channels: Arc<LocalChannels>,
-    groups: LocalGroups,
-    next_local: AtomicU64,
+    local: LocalRegistry,
 }
 
 impl Default for InMemoryLayer {
@@ -54,36 +44,13 @@ impl InMemoryLayer {
     ///
     /// ```
     /// use channels_runtime::layer::{InMemoryLayer, LayerConfig};
-    /// let layer = InMemoryLayer::with_config(LayerConfig { capacity: 1000, ..LayerConfig::default() });
+    /// let layer = InMemoryLayer::with_config(LayerConfig::default().capacity(1000));
     /// ```
     pub fn with_config(config: LayerConfig) -> Self {
         InMemoryLayer {
-            inner: Arc::new(Inner {
-                config,
-                channels: Arc::default(),
-                groups: LocalGroups::default(),
-                next_local: AtomicU64::new(1),
-            }),
+            // Channels' in-memory layer names its channels `<prefix>inmemory!<n>` too.
+            local: LocalRegistry::new("inmemory", config),
         }
-    }
-
-    fn new_queue(&self) -> Queue {
-        Queue::new(self.inner.config.capacity, self.inner.config.expiry)
-    }
-
-    /// The queue of `channel`; a normal channel is created on first use, a process-local one must exist.
-    fn queue(&self, channel: &str) -> Result<Arc<Queue>, LayerError> {
-        if channel.contains('!') {
-            return self
-                .inner
-                .channels
-                .get(channel)
-                .ok_or(LayerError::ChannelClosed);
-        }
-        Ok(self
-            .inner
-            .channels
-            .get_or_insert(channel, || self.new_queue()))
     }
 
     /// The number of live members of `group` (test and diagnostics helper).
@@ -93,78 +60,58 @@ impl InMemoryLayer {
     /// assert_eq!(InMemoryLayer::new().group_len("chat"), 0);
     /// ```
     pub fn group_len(&self, group: &str) -> usize {
-        self.inner.groups.len(group, self.inner.config.group_expiry)
+        self.local.group_len(group)
     }
 
     /// How many messages expired unread on `channel` (diagnostics).
     pub fn expired(&self, channel: &str) -> u64 {
-        self.inner
-            .channels
-            .get(channel)
-            .map_or(0, |q| q.expired_count())
+        self.local.expired(channel)
     }
 }
 
 #[async_trait::async_trait]
 impl ChannelLayer for InMemoryLayer {
     async fn send(&self, channel: &str, message: LayerMessage) -> Result<(), LayerError> {
-        check_channel(channel)?;
-        self.queue(channel)?.push(message)
+        check_channel_name(channel)?;
+        self.local.send(channel, message)
     }
 
     async fn receive(&self, channel: &str) -> Result<LayerMessage, LayerError> {
-        check_channel(channel)?;
-        let queue = self.queue(channel)?;
-        Ok(queue.pop().await)
+        check_channel_name(channel)?;
+        self.local.receive(channel).await
     }
 
     async fn new_channel(&self, prefix: &str) -> Result<Inbox, LayerError> {
-        check_group(prefix)?;
-        let n = self.inner.next_local.fetch_add(1, Ordering::Relaxed);
-        let name: Arc<str> = Arc::from(format!("{prefix}inmemory!{n:x}"));
-        check_channel(&name)?;
-        Ok(new_inbox(
-            &self.inner.channels,
-            name,
-            Arc::new(self.new_queue()),
-        ))
+        self.local.new_channel(prefix)
     }
 
     async fn group_add(&self, group: &str, channel: &str) -> Result<(), LayerError> {
-        check_group(group)?;
-        check_channel(channel)?;
-        match self.queue(channel) {
-            Ok(queue) => {
-                self.inner.groups.add(group, channel, &queue);
-                Ok(())
-            }
-            // Adding a closed connection is a no-op, as it would be in Channels (it would never read).
-            Err(LayerError::ChannelClosed) => Ok(()),
-            Err(e) => Err(e),
-        }
+        check_group_name(group)?;
+        check_channel_name(channel)?;
+        // Adding a closed connection is a no-op, as it would be in Channels (it would never read).
+        self.local.group_add(group, channel);
+        Ok(())
     }
 
     async fn group_discard(&self, group: &str, channel: &str) -> Result<(), LayerError> {
-        check_group(group)?;
-        check_channel(channel)?;
-        self.inner.groups.discard(group, channel);
+        check_group_name(group)?;
+        check_channel_name(channel)?;
+        self.local.group_discard(group, channel);
         Ok(())
     }
 
     async fn group_send(&self, group: &str, message: LayerMessage) -> Result<(), LayerError> {
-        check_group(group)?;
-        self.inner
-            .groups
-            .send(group, &message, self.inner.config.group_expiry);
+        check_group_name(group)?;
+        self.local.group_send(group, &message);
         Ok(())
     }
 
     fn config(&self) -> &LayerConfig {
-        &self.inner.config
+        self.local.config()
     }
 
     fn dropped(&self) -> u64 {
-        self.inner.groups.dropped()
+        self.local.dropped()
     }
 }
 
@@ -175,10 +122,7 @@ mod tests {
 
     #[tokio::test]
     async fn channel_full_is_reported() {
-        let layer = InMemoryLayer::with_config(LayerConfig {
-            capacity: 2,
-            ..LayerConfig::default()
-        });
+        let layer = InMemoryLayer::with_config(LayerConfig::default().capacity(2));
         layer.send("work", LayerMessage::text("1")).await.unwrap();
         layer.send("work", LayerMessage::text("2")).await.unwrap();
         assert_eq!(
@@ -221,10 +165,7 @@ mod tests {
 
     #[tokio::test]
     async fn full_member_misses_group_message_others_get_it() {
-        let layer = InMemoryLayer::with_config(LayerConfig {
-            capacity: 1,
-            ..LayerConfig::default()
-        });
+        let layer = InMemoryLayer::with_config(LayerConfig::default().capacity(1));
         let slow = layer.new_channel("specific.").await.unwrap();
         let fast = layer.new_channel("specific.").await.unwrap();
         layer.group_add("g", slow.name()).await.unwrap();
@@ -246,10 +187,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn group_membership_expires() {
-        let layer = InMemoryLayer::with_config(LayerConfig {
-            group_expiry: Duration::from_secs(10),
-            ..LayerConfig::default()
-        });
+        let layer = InMemoryLayer::with_config(
+            LayerConfig::default().group_expiry(Duration::from_secs(10)),
+        );
         let inbox = layer.new_channel("specific.").await.unwrap();
         layer.group_add("g", inbox.name()).await.unwrap();
         tokio::time::advance(Duration::from_secs(11)).await;

@@ -15,75 +15,47 @@
 //! assert_eq!(layer.receive("thumbnails.generate").await?, LayerMessage::text("a.png"));
 //! # Ok(()) }
 //! ```
+//!
+//! # Writing a layer
+//!
+//! Another crate can write a layer (NATS, Postgres, a test double) from what this module exports:
+//! - [`LocalRegistry`] is the process-local half every layer needs: it makes the [`Inbox`] of each reply
+//!   channel ([`ChannelLayer::new_channel`]), delivers to it, and fans a group message out to this process's
+//!   members (one queue push each, the message shared). `InMemoryLayer` is little more than a
+//!   `LocalRegistry`; `RedisLayer` adds Redis for everything that crosses processes.
+//! - [`check_channel_name`] and [`check_group_name`] refuse bad names with the errors every layer gives.
+//! - [`conformance`] checks a layer against the spec's rules: run [`conformance::run_all`] in its tests.
+//! - [`async_trait`](macro@async_trait) is the attribute an `impl ChannelLayer` block needs.
 
 pub(crate) mod clock;
-mod local;
+mod config;
+pub mod conformance;
+mod error;
+mod inbox;
+pub mod local;
 mod memory;
 mod message;
 pub(crate) mod queue;
 #[cfg(feature = "redis")]
 mod redis;
-#[cfg(feature = "redis")]
-mod wire;
-
-use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 #[cfg(feature = "redis")]
-pub use self::redis::RedisLayer;
+pub use self::redis::{RedisConfig, RedisHost, RedisLayer, RedisLayerError, RedisStats};
+/// The attribute that `impl ChannelLayer for ..` blocks need (the trait's methods are async): the same
+/// `async-trait` the trait was declared with, so a layer crate doesn't depend on it separately.
+pub use async_trait::async_trait;
+pub use config::LayerConfig;
+pub use error::LayerError;
+pub use inbox::Inbox;
+pub use local::LocalRegistry;
 pub use memory::InMemoryLayer;
 pub use message::LayerMessage;
-
-use crate::names::NameError;
-use queue::Queue;
-
-/// Errors of channel layer operations, one variant per thing a caller can act on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LayerError {
-    /// The channel already holds `capacity` messages (Channels' `ChannelFull`). Nothing was queued.
-    #[error("channel is full")]
-    ChannelFull,
-    /// The process-local channel no longer exists: its connection has closed.
-    #[error("channel is closed (its connection has gone)")]
-    ChannelClosed,
-    /// A channel or group name breaks Channels' naming rule.
-    #[error("invalid name {name:?}: {reason}")]
-    InvalidName {
-        /// The refused name.
-        name: String,
-        /// Why it was refused.
-        reason: NameError,
-    },
-    /// The layer's backing service can't be reached (for layers that have one).
-    #[error("channel layer unavailable: {0}")]
-    Unavailable(String),
-}
-
-/// Limits of a channel layer, with Channels' defaults.
-#[derive(Debug, Clone)]
-pub struct LayerConfig {
-    /// Messages a channel holds before sends fail with [`LayerError::ChannelFull`]. Default 100.
-    pub capacity: usize,
-    /// How long an unread message stays deliverable. Default 60 s.
-    pub expiry: Duration,
-    /// How long a group membership lasts unless renewed by another `group_add`. Default 86 400 s.
-    pub group_expiry: Duration,
-}
-
-impl Default for LayerConfig {
-    fn default() -> Self {
-        LayerConfig {
-            capacity: 100,
-            expiry: Duration::from_secs(60),
-            group_expiry: Duration::from_secs(86_400),
-        }
-    }
-}
 
 /// The channel layer interface, with the semantics of Channels' ASGI layer spec.
 ///
 /// Every method is async because a layer may live across the network (Redis). Implementations must be
-/// cheap to share: the server and every consumer hold an `Arc<dyn ChannelLayer>`.
+/// cheap to share: the server and every consumer hold an `Arc<dyn ChannelLayer>`. The module docs say how
+/// to write one; [`conformance::run_all`] checks it.
 #[async_trait::async_trait]
 pub trait ChannelLayer: Send + Sync + std::fmt::Debug + 'static {
     /// Queues `message` on `channel`. Fails with [`LayerError::ChannelFull`] rather than waiting.
@@ -119,93 +91,29 @@ pub trait ChannelLayer: Send + Sync + std::fmt::Debug + 'static {
     }
 }
 
-/// Something that forgets a process-local channel when its [`Inbox`] goes away.
-pub(crate) trait InboxRegistry: Send + Sync + std::fmt::Debug {
-    fn release(&self, name: &str);
-}
-
-/// The reading end of a process-local channel (a reply channel), made by [`ChannelLayer::new_channel`].
+/// Checks a channel name against Channels' rule, as every layer operation does first.
 ///
-/// Dropping it closes the channel: later sends to it fail with [`LayerError::ChannelClosed`].
-#[derive(Debug)]
-pub struct Inbox {
-    name: Arc<str>,
-    queue: Arc<Queue>,
-    registry: Option<Weak<dyn InboxRegistry>>,
-}
-
-impl Inbox {
-    pub(crate) fn new(
-        name: Arc<str>,
-        queue: Arc<Queue>,
-        registry: Option<Weak<dyn InboxRegistry>>,
-    ) -> Self {
-        Inbox {
-            name,
-            queue,
-            registry,
-        }
-    }
-
-    /// The channel's full name (`specific.abc!def`).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub(crate) fn shared_name(&self) -> Arc<str> {
-        self.name.clone()
-    }
-
-    pub(crate) fn queue(&self) -> &Arc<Queue> {
-        &self.queue
-    }
-
-    /// Waits for the next message.
-    ///
-    /// # Cancel safety
-    /// Cancel-safe: dropping the future loses no message.
-    pub async fn recv(&self) -> LayerMessage {
-        self.queue.pop().await
-    }
-
-    /// Polls for the next message (for a single reader that polls by hand).
-    pub(crate) fn poll_recv(
-        &self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<LayerMessage> {
-        self.queue.poll_pop(cx)
-    }
-
-    /// Stops pushes from waking the reader until its next `poll_recv` (see `Queue::disarm`).
-    pub(crate) fn disarm(&self) {
-        self.queue.disarm();
-    }
-
-    /// Takes the next message if one is waiting.
-    pub fn try_recv(&self) -> Option<LayerMessage> {
-        self.queue.try_pop()
-    }
-}
-
-impl Drop for Inbox {
-    fn drop(&mut self) {
-        self.queue.close();
-        if let Some(registry) = self.registry.as_ref().and_then(Weak::upgrade) {
-            registry.release(&self.name);
-        }
-    }
-}
-
-/// Checks a channel name, as every layer operation does first.
-pub(crate) fn check_channel(name: &str) -> Result<(), LayerError> {
+/// ```
+/// use channels_runtime::layer::{check_channel_name, LayerError};
+/// assert!(check_channel_name("specific.abc!def").is_ok());
+/// assert!(matches!(check_channel_name("no spaces"), Err(LayerError::InvalidName { .. })));
+/// ```
+pub fn check_channel_name(name: &str) -> Result<(), LayerError> {
     crate::names::validate_channel_name(name).map_err(|reason| LayerError::InvalidName {
         name: name.to_owned(),
         reason,
     })
 }
 
-/// Checks a group name, as every group operation does first.
-pub(crate) fn check_group(name: &str) -> Result<(), LayerError> {
+/// Checks a group name (also the rule for a [`ChannelLayer::new_channel`] prefix), as every group
+/// operation does first.
+///
+/// ```
+/// use channels_runtime::layer::check_group_name;
+/// assert!(check_group_name("chat.lobby").is_ok());
+/// assert!(check_group_name("a!b").is_err());
+/// ```
+pub fn check_group_name(name: &str) -> Result<(), LayerError> {
     crate::names::validate_group_name(name).map_err(|reason| LayerError::InvalidName {
         name: name.to_owned(),
         reason,

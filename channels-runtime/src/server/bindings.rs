@@ -1,7 +1,7 @@
 //! Which consumers a WebSocket connection uses, decided once at the handshake.
 
 use crate::message::events;
-use crate::routing::{Consumer, EventFilter, Found, PathParams, Routing};
+use crate::routing::{BoundRoutes, Consumer, EventFilter, Found, PathParams, Route, Routing};
 
 /// The consumers bound to one connection's path, with their captures parsed.
 #[derive(Debug, Default)]
@@ -25,45 +25,45 @@ pub(crate) enum BindError {
 }
 
 impl Bindings {
-    /// Resolves the three WebSocket events for `path`. A route that wins several events (a class-based
-    /// consumer) is bound once, so its per-connection state is shared by all of them.
+    /// Resolves the three WebSocket events for `path`. Each route is bound at most once (see
+    /// [`BoundRoutes`]): a class-based consumer that wins several events is created once, and its
+    /// per-connection state is shared by all of them.
     pub(crate) fn resolve(routing: &Routing, path: &str) -> Result<Bindings, BindError> {
+        let mut bound = BoundRoutes::default();
         let found = [
-            routing.find_route(events::WEBSOCKET_CONNECT, path),
-            routing.find_route(events::WEBSOCKET_RECEIVE, path),
-            routing.find_route(events::WEBSOCKET_DISCONNECT, path),
-        ];
+            events::WEBSOCKET_CONNECT,
+            events::WEBSOCKET_RECEIVE,
+            events::WEBSOCKET_DISCONNECT,
+        ]
+        .map(|event| routing.find_route(event, path, &mut bound));
         if found.iter().all(Option::is_none) {
             return Err(BindError::NoRoute);
         }
-        let mut bound: Vec<(*const crate::routing::Route, Consumer)> = Vec::with_capacity(3);
         let mut bindings = Bindings::default();
+        // Routes whose declared groups are already in `bindings.groups`.
+        let mut joined: Vec<&Route> = Vec::with_capacity(3);
         let mut slots: [Option<Consumer>; 3] = [None, None, None];
-        for (slot, found) in slots.iter_mut().zip(found.iter()) {
-            let Some(Found { route, params }) = found else {
+        for (slot, found) in slots.iter_mut().zip(found) {
+            let Some(Found {
+                route,
+                params,
+                consumer,
+            }) = found
+            else {
                 continue;
             };
-            let key = *route as *const _;
-            let consumer = match bound.iter().find(|(k, _)| *k == key) {
-                Some((_, consumer)) => consumer.clone(),
-                None => {
-                    // `find_route` checked that the captures parse, so binding succeeds.
-                    let Some(consumer) = route.bind(params) else {
-                        return Err(BindError::NoRoute);
-                    };
-                    for template in route.groups() {
-                        let name = fill_template(template, params);
-                        if let Err(reason) = crate::names::validate_group_name(&name) {
-                            return Err(BindError::InvalidGroup(name, reason));
-                        }
-                        if !bindings.groups.contains(&name) {
-                            bindings.groups.push(name);
-                        }
+            if !joined.iter().any(|r| std::ptr::eq(*r, route)) {
+                joined.push(route);
+                for template in route.groups() {
+                    let name = fill_template(template, &params);
+                    if let Err(reason) = crate::names::validate_group_name(&name) {
+                        return Err(BindError::InvalidGroup(name, reason));
                     }
-                    bound.push((key, consumer.clone()));
-                    consumer
+                    if !bindings.groups.contains(&name) {
+                        bindings.groups.push(name);
+                    }
                 }
-            };
+            }
             if matches!(route.events(), EventFilter::WebSocket) && bindings.events.is_none() {
                 bindings.events = Some(consumer.clone());
             }

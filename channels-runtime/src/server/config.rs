@@ -11,12 +11,21 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 /// own defaults (128 KiB read buffer, 64 MiB messages) cost about 138 KB per connection; these cost about
 /// 5 KB.
 ///
+/// Start from [`ServerConfig::default()`] and change what you need with the setters of the same names
+/// as the fields (the struct is `#[non_exhaustive]`, so new limits can be added without breaking you):
+///
 /// ```
+/// use std::time::Duration;
 /// use channels_runtime::ServerConfig;
-/// let config = ServerConfig { max_message_size: 4 << 20, ..ServerConfig::default() };
+///
+/// let config = ServerConfig::default()
+///     .max_message_size(4 << 20)
+///     .connect_timeout(Duration::from_secs(10));
+/// assert_eq!(config.max_message_size, 4 << 20);
 /// assert_eq!(config.max_frame_size, 1 << 20);
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// Largest WebSocket message (and HTTP request body) accepted, in bytes. Default 1 MiB.
     pub max_message_size: usize,
@@ -60,6 +69,61 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Sets [`max_message_size`](Self#structfield.max_message_size), in bytes.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets [`max_frame_size`](Self#structfield.max_frame_size), in bytes.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets [`read_buffer_size`](Self#structfield.read_buffer_size), in bytes.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`write_buffer_size`](Self#structfield.write_buffer_size), in bytes.
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`connect_timeout`](Self#structfield.connect_timeout).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`http_timeout`](Self#structfield.http_timeout).
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// Sets [`close_timeout`](Self#structfield.close_timeout).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets [`max_pending_events`](Self#structfield.max_pending_events).
+    pub fn max_pending_events(mut self, events: usize) -> Self {
+        self.max_pending_events = events;
+        self
+    }
+
+    /// Sets [`run_workers`](Self#structfield.run_workers).
+    pub fn run_workers(mut self, run: bool) -> Self {
+        self.run_workers = run;
+        self
+    }
+
+    /// tungstenite's configuration for these limits.
     pub(crate) fn websocket_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
             .read_buffer_size(self.read_buffer_size)

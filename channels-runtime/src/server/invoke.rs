@@ -16,10 +16,10 @@ use crate::routing::{Consumer, ConsumerError, ConsumerFuture, Invocation};
 use crate::{context, deferred};
 
 /// How a consumer run ended, when it did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Failure {
-    /// It returned `Err`.
-    Error(String),
+    /// It returned `Err` (the consumer's error is its source).
+    Error(ConsumerError),
     /// It panicked.
     Panic(String),
 }
@@ -66,7 +66,7 @@ impl Future for RunFuture {
                 match std::panic::catch_unwind(AssertUnwindSafe(poll)) {
                     Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(Ok(()))) => Ok(()),
-                    Ok(Poll::Ready(Err(ConsumerError(e)))) => Err(Failure::Error(e)),
+                    Ok(Poll::Ready(Err(error))) => Err(Failure::Error(error)),
                     Err(panic) => Err(Failure::Panic(panic_text(&*panic))),
                 }
             }
@@ -100,7 +100,7 @@ pub(crate) fn start(
                 match outcome {
                     Ok(()) => deferred::flush(held)
                         .await
-                        .map_err(|e| Failure::Error(e.to_string())),
+                        .map_err(|e| Failure::Error(ConsumerError::new(e))),
                     Err(failure) => {
                         tracing::debug!(
                             consumer = name,
@@ -121,7 +121,7 @@ pub(crate) fn start(
             let task = tokio::task::spawn_blocking(move || context::run_sync(handle, layer, body));
             RunFuture::wrapped(task.map(move |joined| match joined {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(ConsumerError(e))) => Err(Failure::Error(e)),
+                Ok(Err(error)) => Err(Failure::Error(error)),
                 Err(join) if join.is_panic() => {
                     Err(Failure::Panic(panic_text(&*join.into_panic())))
                 }
@@ -149,8 +149,41 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 pub(crate) fn log_failure(consumer: &str, event: &str, failure: &Failure) {
     match failure {
         Failure::Error(e) => {
-            tracing::error!(consumer, event, error = %e, "consumer returned an error")
+            tracing::error!(consumer, event, error = %Chain(e.get_ref()), "consumer returned an error")
         }
         Failure::Panic(p) => tracing::error!(consumer, event, panic = %p, "consumer panicked"),
+    }
+}
+
+/// An error and its sources, joined with `: ` (the consumer's error, then what caused it).
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not save")]
+    struct Save(#[source] std::io::Error);
+
+    #[test]
+    fn a_logged_error_shows_its_causes() {
+        let error = ConsumerError::new(Save(std::io::Error::other("disk full")));
+        assert_eq!(
+            Chain(error.get_ref()).to_string(),
+            "could not save: disk full"
+        );
     }
 }

@@ -26,6 +26,7 @@ use crate::{ReplyChannel, context};
 pub struct Worker {
     routing: Arc<Routing>,
     layer: Arc<dyn ChannelLayer>,
+    default_layer: bool,
 }
 
 impl Worker {
@@ -34,6 +35,7 @@ impl Worker {
         Worker {
             routing: Arc::new(routing),
             layer: Arc::new(InMemoryLayer::new()),
+            default_layer: false,
         }
     }
 
@@ -43,13 +45,29 @@ impl Worker {
         self
     }
 
+    /// Makes this worker's layer the process default when it starts running, as
+    /// [`Server::set_as_default_layer`](crate::Server::set_as_default_layer) does for a server. Its
+    /// consumers use its layer either way.
+    pub fn set_as_default_layer(mut self) -> Self {
+        self.default_layer = true;
+        self
+    }
+
     pub(crate) fn from_parts(routing: Arc<Routing>, layer: Arc<dyn ChannelLayer>) -> Self {
-        Worker { routing, layer }
+        Worker {
+            routing,
+            layer,
+            default_layer: false,
+        }
     }
 
     /// Runs until the future is dropped. With no custom channels in the routing, it waits forever.
     pub async fn run(self) {
-        context::set_default_layer(self.layer.clone());
+        if self.default_layer {
+            super::listen::make_default(&self.layer, "worker");
+        }
+        // While it runs, `*_blocking` calls from plain threads may use this runtime.
+        let _runtime = context::register_runtime(tokio::runtime::Handle::current());
         let channels = self.routing.custom_channels();
         if channels.is_empty() {
             tracing::info!("worker: the routing has no custom channels");
@@ -75,7 +93,7 @@ impl Worker {
             let message = match self.layer.receive(&channel).await {
                 Ok(message) => message,
                 Err(error) => {
-                    tracing::error!(%channel, %error, "worker: receive failed; retrying");
+                    tracing::error!(%channel, error = &error as &dyn std::error::Error, "worker: receive failed; retrying");
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                     continue;
                 }

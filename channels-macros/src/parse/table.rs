@@ -1,0 +1,514 @@
+//! `channel_routing! { [headers] entry, entry, ... }`
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::parse::{ParseStream, Parser};
+use syn::{Ident, LitStr, Token, Visibility};
+
+use super::asgi::{AsgiEntry, asgi_entry, is_asgi_head, url_entries};
+use crate::attr::Attr;
+use crate::ctxt::Ctxt;
+
+/// A routing table as written.
+pub struct Table {
+    /// What the invocation defines.
+    pub form: TableForm,
+    /// `crate = "...";`: where the runtime is, when it is not `::channels`.
+    pub krate: Option<syn::Path>,
+    /// The Channels 1.x routes, in order.
+    pub entries: Vec<Entry>,
+    /// The Channels 2+ entries, in order, with where each starts.
+    pub asgi: Vec<(AsgiEntry, Span)>,
+}
+
+/// What a `channel_routing!` invocation defines.
+pub enum TableForm {
+    /// `[#[doc] vis] fn name;`, or no header: a function returning the table (any item position).
+    Fn {
+        /// Doc comments and attributes of the function.
+        attrs: Vec<syn::Attribute>,
+        /// Its visibility (`pub` without a header).
+        vis: Visibility,
+        /// Its name (`channel_routing` without a header).
+        name: Ident,
+    },
+    /// `let name;`: a local variable holding the table (statement position, inside a function).
+    Let {
+        /// The variable.
+        name: Ident,
+    },
+}
+
+/// One route of the table.
+pub struct Entry {
+    /// Which form it is.
+    pub kind: EntryKind,
+    /// `path = r"..."`, if given.
+    pub path: Option<LitStr>,
+    /// Channels 1.x field patterns: `command = r"^join$"`.
+    pub fields: Vec<Field>,
+    /// The entry's first and last token, for errors about the whole entry.
+    pub first: Span,
+    /// See `first`.
+    pub last: Span,
+}
+
+impl Entry {
+    /// Tokens spanning the entry, for `syn::Error::new_spanned`.
+    pub fn spanned(&self) -> TokenStream {
+        let (first, last) = (self.first, self.last);
+        quote::quote_spanned!(first=> entry)
+            .into_iter()
+            .chain(quote::quote_spanned!(last=> end))
+            .collect()
+    }
+}
+
+/// A Channels 1.x field pattern, `command = r"^join$"`: the message's top-level `command` must match.
+pub struct Field {
+    /// The field's name.
+    pub name: Ident,
+    /// Its regex.
+    pub pattern: LitStr,
+}
+
+/// The three forms of a route.
+pub enum EntryKind {
+    /// `"event" => consumer` or `route("event", consumer)`.
+    Route {
+        /// The event or channel name.
+        event: LitStr,
+        /// The path to the `#[consumer]` function.
+        consumer: syn::Path,
+    },
+    /// `route_class(Type)`, or `route_class(Type, channel = "name")` for a worker channel.
+    Class {
+        /// The class-based consumer.
+        ty: syn::Path,
+        /// `channel = "..."`: the worker channel it serves.
+        channel: Option<LitStr>,
+    },
+    /// `include(path::to::routing)`.
+    Include {
+        /// The routing function.
+        target: syn::Path,
+    },
+}
+
+const ROUTE_FORMS: &str = "a route reads `\"websocket.receive\" => consumer`, \
+`\"websocket.receive\", path = r\"^/chat/$\" => consumer`, \
+`route(\"websocket.receive\", consumer, path = r\"...\")`, \
+`route_class(Consumer, path = r\"...\")` or `include(module::channel_routing, path = r\"...\")`";
+
+/// Parses a table; malformed entries are reported and skipped, so every entry is looked at.
+pub fn table(input: TokenStream, cx: &mut Ctxt) -> Option<Table> {
+    let parser = |stream: ParseStream| parse_table(stream, cx);
+    match parser.parse2(input) {
+        Ok(table) => Some(table),
+        Err(e) => {
+            cx.push(e);
+            None
+        }
+    }
+}
+
+fn parse_table(input: ParseStream, cx: &mut Ctxt) -> syn::Result<Table> {
+    let (form, krate) = parse_headers(input, cx)?;
+    let mut entries = Vec::new();
+    let mut asgi = Vec::new();
+    // `[re_path(...), ...]`: a `websocket_urlpatterns` list copied with its brackets.
+    if input.peek(syn::token::Bracket) {
+        let first = input.span();
+        let content;
+        syn::bracketed!(content in input);
+        for entry in url_entries(&content, cx)? {
+            asgi.push((AsgiEntry::Url(entry), first));
+        }
+        input.parse::<Option<Token![,]>>()?;
+    }
+    while !input.is_empty() {
+        let first = input.span();
+        match parse_entry(input, cx) {
+            Ok(Parsed::Asgi(entry)) => {
+                asgi.push((entry, first));
+                if !input.is_empty() {
+                    input
+                        .parse::<Token![,]>()
+                        .map_err(|e| syn::Error::new(e.span(), "expected `,` between entries"))?;
+                }
+            }
+            Ok(Parsed::Route((kind, path, fields, last))) => {
+                entries.push(Entry {
+                    kind,
+                    path,
+                    fields,
+                    first,
+                    last,
+                });
+                if input.is_empty() {
+                    break;
+                }
+                if input.parse::<Token![,]>().is_err() {
+                    let tt: TokenTree = input.parse()?;
+                    cx.error(
+                        tt.span(),
+                        format!(
+                            "unexpected `{tt}` after a route: separate routes with `,`\n\
+                             help: {ROUTE_FORMS}"
+                        ),
+                    );
+                    skip_to_next_entry(input)?;
+                }
+            }
+            Err(e) => {
+                cx.push(e);
+                skip_to_next_entry(input)?;
+            }
+        }
+    }
+    Ok(Table {
+        form,
+        krate,
+        entries,
+        asgi,
+    })
+}
+
+/// `[#[doc] vis] fn name;`, `let name;` and `crate = "...";`, each at most once, in any order.
+fn parse_headers(input: ParseStream, cx: &mut Ctxt) -> syn::Result<(TableForm, Option<syn::Path>)> {
+    let mut form = Attr::none(
+        "the table's name",
+        "a `channel_routing!` defines one table: keep one `fn name;` or `let name;`",
+    );
+    let mut krate = Attr::none("`crate`", "remove one: the runtime is at one path");
+    loop {
+        let attrs = input.call(syn::Attribute::parse_outer)?;
+        if input.peek(Token![let]) {
+            let let_token: Token![let] = input.parse()?;
+            if let Some(attr) = attrs.first() {
+                cx.spanned(
+                    attr,
+                    "doc comments and attributes go on `fn name;`: a `let name;` table is a local \
+                     variable",
+                );
+            }
+            let name: Ident = input.parse().map_err(|e| {
+                syn::Error::new(e.span(), "expected `let name;`: name the local variable")
+            })?;
+            semicolon(input, &format!("let {name}"))?;
+            form.set(cx, quote::quote!(#let_token #name), TableForm::Let { name });
+        } else if !attrs.is_empty() || input.peek(Token![fn]) || input.peek(Token![pub]) {
+            let vis: Visibility = input.parse()?;
+            let fn_token = input.parse::<Token![fn]>().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected `fn name;`: name the routing table like `pub fn admin_routing;`",
+                )
+            })?;
+            let name: Ident = input.parse()?;
+            semicolon(input, &format!("fn {name}"))?;
+            let tokens = quote::quote!(#fn_token #name);
+            form.set(cx, tokens, TableForm::Fn { attrs, vis, name });
+        } else if input.peek(Token![crate]) && input.peek2(Token![=]) {
+            let crate_token: Token![crate] = input.parse()?;
+            let eq: Token![=] = input.parse()?;
+            let lit: LitStr = input.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected the runtime's path as a string: `crate = \"channels_runtime\";`",
+                )
+            })?;
+            let path = super::consumer::runtime_path(&lit)?;
+            semicolon(input, &format!("crate = \"{}\"", lit.value()))?;
+            krate.set(cx, quote::quote!(#crate_token #eq #lit), path);
+        } else {
+            break;
+        }
+    }
+    let form = form.get().unwrap_or_else(|| TableForm::Fn {
+        attrs: Vec::new(),
+        vis: syn::parse_quote!(pub),
+        name: Ident::new("channel_routing", Span::call_site()),
+    });
+    Ok((form, krate.get()))
+}
+
+fn semicolon(input: ParseStream, after: &str) -> syn::Result<()> {
+    input.parse::<Token![;]>().map(drop).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("expected `;` after `{after}`, then the routes"),
+        )
+    })
+}
+
+/// After a malformed entry, skips to the `,` that starts the next one (a string literal, or
+/// `route`/`route_class`/`include` followed by parentheses), so every entry gets checked.
+fn skip_to_next_entry(input: ParseStream) -> syn::Result<()> {
+    while !input.is_empty() {
+        if input.peek(Token![,]) {
+            let fork = input.fork();
+            fork.parse::<Token![,]>()?;
+            if fork.is_empty()
+                || fork.peek(LitStr)
+                || (fork.peek(Ident) && fork.peek2(syn::token::Paren))
+            {
+                input.parse::<Token![,]>()?;
+                return Ok(());
+            }
+        }
+        input.parse::<TokenTree>()?;
+    }
+    Ok(())
+}
+
+type ParsedEntry = (EntryKind, Option<LitStr>, Vec<Field>, Span);
+
+/// A Channels 1.x route or a Channels 2+ entry.
+enum Parsed {
+    Route(ParsedEntry),
+    Asgi(AsgiEntry),
+}
+
+fn parse_entry(input: ParseStream, cx: &mut Ctxt) -> syn::Result<Parsed> {
+    if input.peek(LitStr) {
+        return parse_shorthand(input, cx).map(Parsed::Route);
+    }
+    if input.peek(Ident) && input.peek2(syn::token::Paren) {
+        let head: Ident = input.parse()?;
+        let content;
+        let paren = syn::parenthesized!(content in input);
+        let result = if is_asgi_head(&head) {
+            asgi_entry(&head, &content, cx).map(Parsed::Asgi)
+        } else {
+            parse_form(&head, &content, paren.span.close(), cx).map(Parsed::Route)
+        };
+        if result.is_err() {
+            // Already reported: don't let the rest of the parentheses add "unexpected token".
+            let _ = content.parse::<TokenStream>();
+        }
+        return result;
+    }
+    let span = input.span();
+    Err(syn::Error::new(
+        span,
+        format!("expected a route\nhelp: {ROUTE_FORMS}"),
+    ))
+}
+
+/// `"event" [, path = r"..."] => consumer`
+fn parse_shorthand(input: ParseStream, cx: &mut Ctxt) -> syn::Result<ParsedEntry> {
+    let event: LitStr = input.parse()?;
+    let mut path = path_attr();
+    let mut fields = Vec::new();
+    while input.peek(Token![,]) {
+        input.parse::<Token![,]>()?;
+        let (key, tokens, lit) = parse_path_kwarg(input, &event)?;
+        if key == "path" {
+            path.set(cx, tokens, lit);
+        } else {
+            add_field(&mut fields, key, lit, cx);
+        }
+    }
+    if !input.peek(Token![=>]) {
+        let shown = event.value();
+        let span = if input.is_empty() {
+            event.span()
+        } else {
+            input.span()
+        };
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "expected `=>` and a consumer after \"{shown}\": \
+                 write `\"{shown}\" => consumer` or `\"{shown}\", path = r\"...\" => consumer`"
+            ),
+        ));
+    }
+    input.parse::<Token![=>]>()?;
+    let consumer = input.parse::<syn::Path>().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "expected a consumer function after `=>`, like `ws_message` or `consumers::ws_message`",
+        )
+    })?;
+    let last = consumer
+        .segments
+        .last()
+        .map_or(event.span(), |s| s.ident.span());
+    Ok((
+        EntryKind::Route { event, consumer },
+        path.get(),
+        fields,
+        last,
+    ))
+}
+
+/// Adds a field pattern; the same field twice is reported at the second.
+fn add_field(fields: &mut Vec<Field>, name: Ident, pattern: LitStr, cx: &mut Ctxt) {
+    if fields.iter().any(|f| f.name == name) {
+        cx.spanned(
+            &name,
+            format!(
+                "field `{name}` is given twice\nhelp: a route has one pattern per field: remove one, \
+                 or join them with `|` in one regex"
+            ),
+        );
+    } else {
+        fields.push(Field { name, pattern });
+    }
+}
+
+fn path_attr() -> Attr<LitStr> {
+    Attr::none(
+        "`path`",
+        "a route has one path pattern: remove one, or join them with `|` in one regex",
+    )
+}
+
+/// The inside of `route(...)`, `route_class(...)` or `include(...)`.
+fn parse_form(
+    head: &Ident,
+    content: ParseStream,
+    last: Span,
+    cx: &mut Ctxt,
+) -> syn::Result<ParsedEntry> {
+    match head.to_string().as_str() {
+        "route" => {
+            let event: LitStr = content.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected the event name first: `route(\"websocket.receive\", consumer)`",
+                )
+            })?;
+            let form = format!("`route(\"{}\", consumer)`", event.value());
+            content.parse::<Token![,]>().map_err(|e| {
+                syn::Error::new(e.span(), format!("expected `,` and a consumer: {form}"))
+            })?;
+            let consumer: syn::Path = content.parse().map_err(|e| {
+                syn::Error::new(e.span(), format!("expected a consumer function: {form}"))
+            })?;
+            let (path, fields, _) = parse_trailing_kwargs(content, "route", cx)?;
+            Ok((EntryKind::Route { event, consumer }, path, fields, last))
+        }
+        "route_class" => {
+            let ty: syn::Path = content.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected a type: `route_class(ChatConsumer, path = r\"...\")`",
+                )
+            })?;
+            let (path, fields, channel) = parse_trailing_kwargs(content, "route_class", cx)?;
+            Ok((EntryKind::Class { ty, channel }, path, fields, last))
+        }
+        "include" => {
+            if content.peek(LitStr) {
+                let lit: LitStr = content.parse()?;
+                return Err(syn::Error::new(
+                    lit.span(),
+                    format!(
+                        "`include` takes a path to a routing function, not a string: \
+                         write `include({}, ...)`",
+                        lit.value().replace('.', "::")
+                    ),
+                ));
+            }
+            let target: syn::Path = content.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected a routing function: `include(chat::channel_routing, path = r\"^/chat\")`",
+                )
+            })?;
+            let (path, _, _) = parse_trailing_kwargs(content, "include", cx)?;
+            Ok((EntryKind::Include { target }, path, Vec::new(), last))
+        }
+        other => Err(syn::Error::new(
+            head.span(),
+            format!("unknown routing form `{other}(...)`\nhelp: {ROUTE_FORMS}"),
+        )),
+    }
+}
+
+/// `path = r"..."` (or a field, `command = r"..."`) after `"event",`: the key, the tokens (for a
+/// repeat's error) and the literal.
+fn parse_path_kwarg(
+    input: ParseStream,
+    event: &LitStr,
+) -> syn::Result<(Ident, TokenStream, LitStr)> {
+    let shown = event.value();
+    let expected = || {
+        format!(
+            "expected `path = r\"...\"` after `\"{shown}\",`: \
+             write `\"{shown}\", path = r\"^/chat/$\" => consumer`"
+        )
+    };
+    let key: Ident = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), expected()))?;
+    if !input.peek(Token![=]) {
+        return Err(syn::Error::new(key.span(), expected()));
+    }
+    let eq = input
+        .parse::<Token![=]>()
+        .map_err(|e| syn::Error::new(e.span(), expected()))?;
+    let lit = input.parse::<LitStr>().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "expected a string literal regex: `path = r\"^/chat/(?P<room>\\w+)/$\"`",
+        )
+    })?;
+    Ok((key.clone(), quote::quote!(#key #eq #lit), lit))
+}
+
+/// What follows the consumer in `route(...)`, `route_class(...)` and `include(...)`: `path`, field
+/// patterns (`route`) and `channel` (`route_class`).
+type Kwargs = (Option<LitStr>, Vec<Field>, Option<LitStr>);
+
+/// `[, path = r"..."] [, field = r"..."]* [, channel = "..."] [,]` at the end of `route(...)`,
+/// `route_class(...)`, `include(...)`; which keys each takes is checked here.
+fn parse_trailing_kwargs(content: ParseStream, form: &str, cx: &mut Ctxt) -> syn::Result<Kwargs> {
+    let mut path = path_attr();
+    let mut channel = Attr::none(
+        "`channel`",
+        "a class-based consumer serves one channel per route",
+    );
+    let mut fields = Vec::new();
+    while !content.is_empty() {
+        content.parse::<Token![,]>()?;
+        if content.is_empty() {
+            break;
+        }
+        let key: Ident = content.parse()?;
+        let takes = match form {
+            "route" => "`path = r\"...\"` and field patterns like `command = r\"^join$\"`",
+            "route_class" => "`path = r\"...\"` or `channel = \"name\"`",
+            _ => "only `path = r\"...\"`",
+        };
+        let allowed = key == "path"
+            || (form == "route_class" && key == "channel")
+            || (form == "route" && content.peek(Token![=]));
+        if !allowed {
+            let hint = if form == "route_class" && content.peek(Token![=]) {
+                "\nhelp: a class-based consumer keeps one instance per connection, so it can't be \
+                 chosen message by message: match the field in its handler, or route a function \
+                 consumer with `route(\"event\", consumer, field = r\"...\")`"
+            } else {
+                ""
+            };
+            return Err(syn::Error::new(
+                key.span(),
+                format!("unknown argument `{key}`: `{form}(...)` takes {takes}{hint}"),
+            ));
+        }
+        let eq = content.parse::<Token![=]>()?;
+        let lit: LitStr = content.parse()?;
+        let tokens = quote::quote!(#key #eq #lit);
+        if key == "path" {
+            path.set(cx, tokens, lit);
+        } else if key == "channel" {
+            channel.set(cx, tokens, lit);
+        } else {
+            add_field(&mut fields, key, lit, cx);
+        }
+    }
+    Ok((path.get(), fields, channel.get()))
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("GUIDE.md")]
+mod codec;
+mod config;
+mod groups;
+mod keys;
+mod layer;
+mod receive;
+mod scripts;
+mod shard;
+mod state;
+mod stats;
+
+pub use config::{RedisConfig, RedisHost};
+pub use layer::RedisLayer;
+pub use shard::RedisLayerError;
+pub use stats::RedisStats;

@@ -1,0 +1,186 @@
+//! One accepted WebSocket: reads frames, dispatches events in order, writes what the consumers send.
+//!
+//! The task waits on three things at once: the connection's reply channel (its inbox), the consumer run
+//! in progress, and the socket. So whatever a consumer sends leaves while it is still running, and a
+//! looping consumer never blocks the reply path. Events are dispatched one at a time, in order; while a
+//! consumer runs, up to [`ServerConfig::max_pending_events`](crate::ServerConfig) incoming frames are
+//! buffered, then reading pauses (TCP backpressure).
+//!
+//! The wait is one hand-written poll (not `select!`), so that the state kept per idle connection is small:
+//! this future lives as long as the connection.
+
+//!
+//! Here: what a connection owns, its life from upgrade to disconnect, and how an event becomes a consumer
+//! run. `serve`: the loop that waits and the steps it takes.
+
+mod serve;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use super::bindings::Bindings;
+use super::invoke::{self, RunFuture};
+use crate::ReplyChannel;
+use crate::layer::{ChannelLayer, Inbox, LayerMessage};
+use crate::message::{MessageBuilder, Scope, events};
+use crate::routing::Consumer;
+
+pub(crate) type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Everything a connection owns after the handshake.
+pub(crate) struct Connection {
+    pub(crate) scope: Arc<Scope>,
+    pub(crate) inbox: Inbox,
+    pub(crate) reply: ReplyChannel,
+    pub(crate) bindings: Bindings,
+    pub(crate) layer: Arc<dyn ChannelLayer>,
+    /// Messages the connect consumer sent before the upgrade completed, to write first.
+    pub(crate) early: Vec<LayerMessage>,
+    pub(crate) max_pending: usize,
+    pub(crate) close_timeout: Duration,
+    pub(crate) shutdown: Arc<super::Shutdown>,
+    pub(crate) websocket: WebSocketConfig,
+    /// Counts this connection as open until it is dropped, disconnect consumer included.
+    pub(crate) _tracked: super::TrackerGuard,
+}
+
+/// A consumer run in progress: its name, the event it handles, and the run itself.
+pub(crate) type Running = (&'static str, &'static str, RunFuture);
+
+enum Incoming {
+    Text(tokio_tungstenite::tungstenite::Utf8Bytes),
+    Binary(bytes::Bytes),
+    Event(String, Arc<Map<String, Value>>),
+}
+
+/// Why the loop ended, which decides the disconnect message's `code`.
+struct Ended {
+    code: u16,
+}
+
+/// How a connection is to be closed.
+enum Close {
+    /// The peer closed (or vanished) with this code: answer, don't wait.
+    Received(u16),
+    /// We close, and wait for the peer's reply.
+    Send(CloseCode, &'static str),
+    /// The peer broke a limit or the protocol: close with this code at once.
+    BadInput(CloseCode, &'static str, WsError),
+}
+
+impl Connection {
+    /// Completes the upgrade, runs the connection to its end, then the disconnect consumer, then leaves the
+    /// declared groups.
+    ///
+    /// `running` is the connect consumer, if it accepted and is still running. One future per connection
+    /// does all of it, so that the connection's state is stored once, not once per nesting level.
+    #[allow(clippy::manual_async_fn)] // on purpose: see the comment in the body
+    pub(crate) fn run(
+        mut self,
+        upgrade: hyper::upgrade::OnUpgrade,
+        running: Option<Running>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        // An `async` block, not an `async fn`: an async fn keeps its arguments twice in its state
+        // (rust-lang/rust#62958), and this state is paid for by every open connection.
+        async move {
+            let upgraded = match upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(error) => {
+                    tracing::debug!(%error, "upgrade failed");
+                    super::leave_groups(&self.layer, self.inbox.name(), &self.bindings.groups)
+                        .await;
+                    return;
+                }
+            };
+            // `from_raw_socket` is async in name only (it never waits); taking its result at once keeps its
+            // state out of this long-lived future.
+            let stream = TokioIo::new(upgraded);
+            let Some(mut socket) =
+                WebSocketStream::from_raw_socket(stream, Role::Server, Some(self.websocket))
+                    .now_or_never()
+            else {
+                tracing::error!("WebSocket set-up did not complete at once; connection dropped");
+                return;
+            };
+            // A consumer still running when the connection closes is cancelled: `serve` drops it on return.
+            let mut order: u64 = 1;
+            let ended = self.serve(&mut socket, running, &mut order).await;
+            drop(socket);
+            // Boxed: it runs once, at the end, and its state should not weigh on every open connection.
+            Box::pin(self.finish(order, ended.code)).await;
+        }
+    }
+
+    /// Runs the disconnect consumer, then leaves the declared groups.
+    async fn finish(self, order: u64, code: u16) {
+        if let Some(consumer) = self.bindings.disconnect.clone() {
+            let message = MessageBuilder::new(events::WEBSOCKET_DISCONNECT, self.scope.clone())
+                .order(order) // the next after the last event dispatched, as ASGI numbers them
+                .code(code)
+                .build(self.reply.clone());
+            if let Err(failure) = invoke::start(&consumer, message, &self.layer).await {
+                invoke::log_failure(consumer.name(), events::WEBSOCKET_DISCONNECT, &failure);
+            }
+        }
+        super::leave_groups(&self.layer, self.inbox.name(), &self.bindings.groups).await;
+    }
+
+    fn queue_event(&self, payload: Arc<Map<String, Value>>, pending: &mut VecDeque<Incoming>) {
+        let Some(kind) = payload
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            tracing::warn!(
+                channel = self.inbox.name(),
+                "message without `type` sent to a connection; dropped"
+            );
+            return;
+        };
+        if self.bindings.events.is_none() {
+            tracing::warn!(channel = self.inbox.name(), event = %kind, "typed event sent to a connection whose consumer takes no events; dropped");
+            return;
+        }
+        if pending.len() >= self.max_pending.saturating_mul(4) {
+            tracing::warn!(channel = self.inbox.name(), event = %kind, "connection's event backlog is full; event dropped");
+            return;
+        }
+        pending.push_back(Incoming::Event(kind, payload));
+    }
+
+    fn dispatch(&self, incoming: Incoming, order: u64) -> Option<Running> {
+        let (consumer, builder): (Option<&Consumer>, MessageBuilder) = match incoming {
+            Incoming::Text(text) => (
+                self.bindings.receive.as_ref(),
+                MessageBuilder::new(events::WEBSOCKET_RECEIVE, self.scope.clone()).text(text),
+            ),
+            Incoming::Binary(bytes) => (
+                self.bindings.receive.as_ref(),
+                MessageBuilder::new(events::WEBSOCKET_RECEIVE, self.scope.clone()).bytes(bytes),
+            ),
+            Incoming::Event(kind, payload) => (
+                self.bindings.events.as_ref(),
+                MessageBuilder::new(kind, self.scope.clone()).payload(payload),
+            ),
+        };
+        // No receive route for this path: frames are read and ignored, as in Channels.
+        let consumer = consumer?;
+        let message = builder.order(order).build(self.reply.clone());
+        let event: &'static str = if message.channel() == events::WEBSOCKET_RECEIVE {
+            events::WEBSOCKET_RECEIVE
+        } else {
+            "event"
+        };
+        let run = invoke::start(consumer, message, &self.layer);
+        Some((consumer.name(), event, run))
+    }
+}

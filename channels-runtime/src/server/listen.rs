@@ -1,0 +1,187 @@
+//! [`Server`]: configure, bind, accept.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use super::{ServerConfig, ServerError, ServerHandle, Shared, Tracker, Worker, service};
+use crate::context;
+use crate::layer::{ChannelLayer, InMemoryLayer};
+use crate::routing::Routing;
+
+/// A Channels server: one port for HTTP and WebSocket, a route table, a channel layer.
+///
+/// Each server has its own layer, and its consumers use it: two servers in one process (tests, an embedding
+/// application) don't share groups unless they are given the same layer.
+#[derive(Debug)]
+pub struct Server {
+    routing: Routing,
+    layer: Arc<dyn ChannelLayer>,
+    config: ServerConfig,
+    default_layer: bool,
+}
+
+impl Server {
+    /// A server for `routing`, on a new [`InMemoryLayer`] with default limits.
+    pub fn new(routing: Routing) -> Self {
+        Server {
+            routing,
+            layer: Arc::new(InMemoryLayer::new()),
+            config: ServerConfig::default(),
+            default_layer: false,
+        }
+    }
+
+    /// Uses `layer` as the channel layer.
+    pub fn with_layer(mut self, layer: Arc<dyn ChannelLayer>) -> Self {
+        self.layer = layer;
+        self
+    }
+
+    /// Uses `config` for limits and buffers.
+    pub fn with_config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Makes this server's layer the process default when it starts, so that a `Group` or `Channel` with no
+    /// bound layer finds it outside consumers too (in a background task, say), as Channels'
+    /// `channel_layers["default"]` would. The default is set once per process (see
+    /// [`set_default_layer`](crate::set_default_layer)): if one is set already, this logs a warning and
+    /// keeps it. Without this call a server never touches the process default; binding the layer
+    /// explicitly (`group!("ticks").with_layer(server.layer())`) is the other way.
+    ///
+    /// ```no_run
+    /// use channels_runtime::{routing::Routing, Group, Server};
+    /// # async fn run(routing: Routing) -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::new(routing).set_as_default_layer().spawn("127.0.0.1:8000").await?;
+    /// // A background task, no layer in hand:
+    /// Group::new("ticks")?.send_text("tick").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_as_default_layer(mut self) -> Self {
+        self.default_layer = true;
+        self
+    }
+
+    /// The channel layer, for code outside consumers (background tasks, timers) that sends to groups.
+    pub fn layer(&self) -> Arc<dyn ChannelLayer> {
+        self.layer.clone()
+    }
+
+    /// Binds `addr` and starts serving in the background; the handle says where and stops it when dropped.
+    pub async fn spawn(self, addr: &str) -> Result<ServerHandle, ServerError> {
+        let errors = self.routing.errors();
+        if !errors.is_empty() {
+            return Err(ServerError::Routing(errors));
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: addr.to_owned(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })?;
+        if self.default_layer {
+            make_default(&self.layer, "server");
+        }
+        let runtime = context::register_runtime(tokio::runtime::Handle::current());
+        let shared = Arc::new(Shared {
+            routing: Arc::new(self.routing),
+            layer: self.layer,
+            config: self.config,
+            connections: Tracker::default(),
+            shutdown: Arc::default(),
+        });
+        let mut tasks = tokio::task::JoinSet::new();
+        if shared.config.run_workers && !shared.routing.custom_channels().is_empty() {
+            let worker = Worker::from_parts(shared.routing.clone(), shared.layer.clone());
+            tasks.spawn(worker.run());
+        }
+        tasks.spawn(accept_loop(listener, shared.clone()));
+        tasks.spawn(crate::layer::clock::tick());
+        Ok(ServerHandle {
+            local_addr,
+            shared,
+            tasks,
+            _runtime: runtime,
+        })
+    }
+
+    /// Serves on `addr` until Ctrl-C or SIGTERM, printing the address it listens on; then shuts down
+    /// gracefully (see [`ServerHandle::shutdown`]).
+    pub async fn run(self, addr: &str) -> Result<(), ServerError> {
+        let handle = self.spawn(addr).await?;
+        println!("Listening on http://{}/", handle.local_addr());
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        handle.shutdown(Duration::from_secs(5)).await;
+        Ok(())
+    }
+}
+
+/// Makes `layer` the process default, as the user asked of a server or worker (`who`).
+pub(crate) fn make_default(layer: &Arc<dyn ChannelLayer>, who: &str) {
+    if !context::set_default_layer(layer.clone()) {
+        tracing::warn!(
+            who,
+            "set_as_default_layer: the process already has a default layer; it is kept"
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; stop with Ctrl-C");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and similar: log, back off briefly, keep serving the others.
+                tracing::error!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| service::handle(shared.clone(), Some(peer), req));
+            let connection = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "HTTP connection ended with an error");
+            }
+        });
+    }
+}

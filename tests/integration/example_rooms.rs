@@ -1,0 +1,62 @@
+//! The `rooms` example: typed captures and templated room groups, over real sockets.
+
+use crate::common;
+use crate::rooms;
+
+use common::*;
+
+#[tokio::test]
+async fn messages_stay_in_their_room() {
+    let (server, layer) = start(rooms::channel_routing()).await;
+    let addr = server.local_addr();
+    let mut lobby_a = connect(addr, "/chat/lobby/").await;
+    let mut lobby_b = connect(addr, "/chat/lobby/").await;
+    let mut kitchen = connect(addr, "/chat/kitchen/").await;
+    assert_eq!(layer.group_len("room.lobby"), 2);
+    assert_eq!(layer.group_len("room.kitchen"), 1);
+    send_text(&mut lobby_a, "hi lobby").await;
+    send_text(&mut kitchen, "hi kitchen").await;
+    assert_eq!(next_text(&mut lobby_a).await, "[user] hi lobby");
+    assert_eq!(next_text(&mut lobby_b).await, "[user] hi lobby");
+    // The kitchen's first message is its own: the lobby's never reached it.
+    assert_eq!(next_text(&mut kitchen).await, "[user] hi kitchen");
+    drop((lobby_a, lobby_b, kitchen));
+    server.wait_for_connections(0).await;
+    assert_eq!(layer.group_len("room.lobby"), 0);
+    assert_eq!(layer.group_len("room.kitchen"), 0);
+}
+
+#[tokio::test]
+async fn echo_sends_each_text_back_times_times() {
+    let (server, _) = start(rooms::channel_routing()).await;
+    let mut ws = connect(server.local_addr(), "/echo/3/").await;
+    send_text(&mut ws, "ho").await;
+    for _ in 0..3 {
+        assert_eq!(next_text(&mut ws).await, "ho");
+    }
+    send_text(&mut ws, "again").await;
+    assert_eq!(next_text(&mut ws).await, "again");
+}
+
+#[tokio::test]
+async fn captures_that_do_not_parse_are_refused_at_the_handshake() {
+    let (server, _) = start(rooms::channel_routing()).await;
+    let addr = server.local_addr();
+    assert_eq!(refused_status(addr, "/echo/abc/").await, 404);
+    assert_eq!(refused_status(addr, "/echo/99999999999/").await, 404);
+    assert_eq!(refused_status(addr, "/chat/not-a-room/").await, 404);
+    assert_eq!(refused_status(addr, "/elsewhere/").await, 404);
+}
+
+#[tokio::test]
+async fn paths_are_matched_percent_decoded() {
+    let (server, _) = start(rooms::channel_routing()).await;
+    let addr = server.local_addr();
+    // `/chat/caf%C3%A9/` is `/chat/café/` once decoded (as ASGI's `path` is): `é` is not in the room
+    // pattern's `[a-zA-Z0-9_]`, so no route matches.
+    assert_eq!(refused_status(addr, "/chat/caf%C3%A9/").await, 404);
+    // Encoded ASCII decodes and matches: `%6C%6F%62%62%79` is `lobby`.
+    let mut ws = connect(addr, "/chat/%6C%6F%62%62%79/").await;
+    send_text(&mut ws, "decoded").await;
+    assert_eq!(next_text(&mut ws).await, "[user] decoded");
+}
