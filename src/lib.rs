@@ -6,13 +6,18 @@
 #![deny(missing_docs)]
 
 pub use channels_macros::{channel_routing, consumer, group};
+/// What a JSON consumer, a demultiplexed stream and a consumer's error mode need, at the root as
+/// Channels has them (`channels.generic.websocket.JsonWebsocketConsumer`): `channels::Json`, ...
+pub use channels_runtime::routing::{ErrorMode, Json, JsonWebsocketConsumer, Multiplexer};
 pub use channels_runtime::*;
 
 /// Everything a consumer and a routing file need: `use channels::prelude::*;`.
 pub mod prelude {
     pub use channels_macros::{channel_routing, consumer, group};
     pub use channels_runtime::layer::{ChannelLayer, InMemoryLayer, LayerMessage};
-    pub use channels_runtime::routing::{Consumer, Route, Routing};
+    pub use channels_runtime::routing::{
+        Consumer, ErrorMode, Json, JsonWebsocketConsumer, Multiplexer, Route, Routing,
+    };
     pub use channels_runtime::{
         Channel, Content, Error, Group, HttpResponse, Message, ReplyChannel, Result, Server,
         ServerConfig, Session, Worker,

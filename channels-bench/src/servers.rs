@@ -32,8 +32,11 @@ pub struct Knobs {
     pub write_buffer: usize,
     /// Largest message and frame accepted.
     pub max_message: usize,
-    /// Messages queued per connection before a broadcast skips it (the layer's `capacity`).
+    /// The floor: messages queued per connection before a broadcast skips it. Ours: the layer's
+    /// `capacity`, which bounds custom channels only (a connection's reply channel is bounded by bytes).
     pub capacity: usize,
+    /// Ours: bytes a connection may hold for its client ([`ServerConfig::outbound_budget`]).
+    pub outbound_budget: usize,
 }
 
 /// The knobs as command-line options, shared by `channels-floor` and `channels-ours`; each left out keeps
@@ -46,9 +49,13 @@ pub struct KnobArgs {
     /// Write buffer in bytes (default: `ServerConfig`'s).
     #[arg(long)]
     pub write_buffer: Option<usize>,
-    /// Messages queued per connection before a broadcast skips it (default: the layer's capacity, 100).
+    /// The floor: messages queued per connection before a broadcast skips it; ours: the layer's capacity
+    /// (custom channels only). Default 100.
     #[arg(long)]
     pub capacity: Option<usize>,
+    /// Ours: bytes a connection may hold for its client (default: `ServerConfig`'s, 1 MiB).
+    #[arg(long)]
+    pub outbound_budget: Option<usize>,
 }
 
 impl KnobArgs {
@@ -59,6 +66,7 @@ impl KnobArgs {
             read_buffer: self.read_buffer.unwrap_or(defaults.read_buffer),
             write_buffer: self.write_buffer.unwrap_or(defaults.write_buffer),
             capacity: self.capacity.unwrap_or(defaults.capacity),
+            outbound_budget: self.outbound_budget.unwrap_or(defaults.outbound_budget),
             ..defaults
         }
     }
@@ -72,6 +80,7 @@ impl Default for Knobs {
             write_buffer: ours.write_buffer_size,
             max_message: ours.max_message_size,
             capacity: channels_runtime::layer::LayerConfig::default().capacity,
+            outbound_budget: ours.outbound_budget,
         }
     }
 }
@@ -93,6 +102,7 @@ impl Knobs {
             .write_buffer_size(self.write_buffer)
             .max_message_size(self.max_message)
             .max_frame_size(self.max_message)
+            .outbound_budget(self.outbound_budget)
     }
 }
 

@@ -78,8 +78,14 @@ private! {
     path_pattern => PathPattern;
     /// A `ProtocolTypeRouter` key.
     protocol => Protocol;
-    /// Whether one of several consumers uses a capture.
-    any_uses => any_uses;
+    /// What a table's consumers use.
+    table => Table;
+    /// See `Table`.
+    table_uses_struct => TableUses;
+    /// Whether a table's consumers use a capture.
+    table_uses => table_uses;
+    /// Glob-imported where an included table is resolved; see `NotATable`.
+    table_fallback => table_fallback;
     /// The event a class-based consumer dispatches a message to.
     dispatch_type => dispatch_type;
     /// A character of a parameter name, as a type.
@@ -110,6 +116,8 @@ private! {
     default_instance => DefaultInstance;
     /// What a consumer's return value becomes.
     result_trait => IntoConsumerResult;
+    /// What a class-based consumer's handler's return value becomes.
+    handler_result => HandlerResult::into_handler_result;
     /// The per-connection lock around a class-based consumer's instance.
     async_mutex => AsyncMutex;
     /// Glob-imported where a routed consumer is resolved; see `NotAConsumer`.
@@ -122,6 +130,8 @@ private! {
     unmet_need => unmet_need;
     /// Whether a consumer uses a capture.
     uses => uses;
+    /// Whether one of several consumers uses a capture.
+    any_uses => any_uses;
     /// Parses a path capture.
     parse_capture => PathParams::parse;
     /// A class-based consumer's typed event payload.
@@ -130,8 +140,22 @@ private! {
     is_handler => is_handler;
     /// A run that does nothing.
     done => done;
-    /// Logs and drops an event with no handler.
+    /// Fails a run: an event with no handler.
     unhandled_event => unhandled_event;
+    /// Fails a run: a message the consumer can't take.
+    failed => failed;
+    /// What a consumer's failures do to its connection.
+    error_mode => ErrorMode;
+    /// `receive_json`'s content, decoded with the class's `decode_json`.
+    json_content => json_content;
+    /// Channels 1.x's `WebsocketDemultiplexer`.
+    demultiplexer => Demultiplexer;
+    /// A `group!` template's placeholder value.
+    name_part => name_part;
+    /// What a `group!` placeholder's type writes.
+    group_name_part => GroupNamePart;
+    /// A group from a `group!` template.
+    group_from_template => group_from_template;
 }
 
 /// Items of the standard library, by absolute path.
@@ -153,6 +177,10 @@ std_paths! {
     some => { ::core::option::Option::Some }
     /// `Option::None`.
     none => { ::core::option::Option::None }
+    /// `Result::Ok`.
+    ok => { ::core::result::Result::Ok }
+    /// `Result::Err`.
+    err => { ::core::result::Result::Err }
     /// `Clone::clone`.
     clone => { ::core::clone::Clone::clone }
     /// `panic!`.

@@ -95,8 +95,46 @@ use exports::Exports;
 /// | `include("admin.routing.channel_routing", path=r"^/admin")` | `include(admin::channel_routing, path = r"^/admin")` |
 /// | `route("thumbnails.generate", make_thumbnail)` | `"thumbnails.generate" => make_thumbnail` (a custom channel, run by workers) |
 ///
+/// | `route("chat.receive", chat_join, command=r"^join$")` | `route("chat.receive", chat_join, command = r"^join$")` (field matching) |
+/// | a worker class on a custom channel | `route_class(Worker, channel = "thumbnails.generate")` |
+/// | `route_class(Demultiplexer, path=r"^/multiplex/")` with `consumers = {"echo": EchoConsumer}` | `route_demultiplexer(path = r"^/multiplex/", consumers = {"echo": EchoConsumer})` |
+///
 /// Entries are separated by commas; any delimiter works (`channel_routing! { }`, `( )`, `[ ]`).
 /// `include(path)` calls the function at `path`.
+///
+/// # Channels 2+ (`ProtocolTypeRouter`, `URLRouter`, `re_path`, `path`, `ChannelNameRouter`)
+///
+/// A table may instead hold Channels 2+'s application, as `asgi.py` and `routing.py` write it: one
+/// `ProtocolTypeRouter({"websocket": ..., "http": ..., "channel": ...})`, `URLRouter(...)` or
+/// `ChannelNameRouter({...})`, or a `websocket_urlpatterns` list of `re_path(...)`/`path(...)` entries.
+/// Paths are then matched without their leading `/`, with Django's rules (see the README's
+/// "Porting Channels 2+/4" section).
+///
+/// ```
+/// use channels::prelude::*;
+///
+/// struct ChatConsumer { room_name: String }
+///
+/// #[consumer]
+/// impl ChatConsumer {
+///     fn new(room_name: String) -> Self {
+///         ChatConsumer { room_name }
+///     }
+/// }
+///
+/// channel_routing! {
+///     ProtocolTypeRouter({
+///         "websocket": URLRouter([
+///             re_path(r"ws/chat/(?P<room_name>\w+)/$", ChatConsumer.as_asgi()),
+///         ]),
+///     })
+/// }
+///
+/// fn main() {
+///     assert!(channel_routing().resolve("websocket.connect", "/ws/chat/lobby/").is_some());
+///     assert!(channel_routing().resolve("websocket.connect", "/ws/chat/lobby/x").is_none());
+/// }
+/// ```
 ///
 /// # Where it goes: `fn name;` or `let name;`
 ///
@@ -126,8 +164,9 @@ use exports::Exports;
 /// }
 /// ```
 ///
-/// Only the table is defined: nothing else is added beside it, so two tables can share a module or a
-/// block.
+/// Beside a `fn name;` table, a hidden struct of the same name (in the type namespace) tells a table
+/// that includes this one which captures its consumers take; a `let` table defines only the variable.
+/// Two tables can share a module or a block.
 ///
 /// # Without the `channels` facade
 ///
@@ -135,17 +174,25 @@ use exports::Exports;
 /// as direct dependencies, say where the runtime is with the header `crate = "channels_runtime";` (and
 /// `#[consumer(crate = "channels_runtime")]` on each consumer), as serde's `#[serde(crate = "...")]`.
 ///
-/// Each header may be given once: a second `fn name;`, `let name;` or `crate = ...;` is an error at
-/// the second, and so is a second `path = ...` in one route.
+/// # Error mode: `errors = "keep_open";`
+///
+/// What the failures of the table's consumers do to their connections, for the consumers that don't
+/// choose (`#[consumer(errors = "...")]`): `"close"` (Channels 4, the default: close with 1011) or
+/// `"keep_open"` (Channels 1.x: log and keep the connection). An included table's own header wins.
+///
+/// Each header may be given once: a second `fn name;`, `let name;`, `crate = ...;` or `errors = ...;` is
+/// an error at the second, and so is a second `path = ...` in one route.
 ///
 /// # Semantics (as in Channels)
 ///
-/// Routes are tried in order and the first match wins. A path pattern matches from the start of the
-/// path (`re.match`), whether or not it starts with `^`. `include` strips the part its prefix matched
+/// Routes are tried in order and the first match wins. In a Channels 1.x table a path pattern matches
+/// from the start of the whole path (`re.match`), whether or not it starts with `^`; field patterns
+/// match a message's top-level field the same way, message by message. `include` strips the part its prefix matched
 /// and hands the rest to the inner table. A capture's text is parsed into the consumer's parameter
 /// type; if it doesn't parse (`u32` from `"abc"`), the route doesn't match and the next is tried.
-/// Captures of an `include` prefix are available to inner consumers that take them, but the inner
-/// table is checked on its own paths only.
+/// Captures of an `include` prefix are available to inner consumers that take them; each must be taken
+/// by some consumer of the included table (or of a table it includes). The inner table's routes are
+/// checked on their own paths only.
 ///
 /// # Checked while compiling
 ///
@@ -156,9 +203,12 @@ use exports::Exports;
 ///   channel name breaking Channels' rule, a custom channel with a path.
 /// - Captures against parameters: every capture must be a parameter of the consumer (or used by one
 ///   of its group templates), and every parameter must be captured by the path.
-/// - The table: a route that an earlier one always shadows (same event and same capture-free path, or
-///   an earlier catch-all for the event), an empty table, malformed entries, a header or `path` given
+/// - The table: a route that an earlier one always shadows (decided on the patterns' regex languages,
+///   for earlier routes without captures), an empty table, malformed entries, a header or `path` given
 ///   twice.
+/// - Styles: a pattern that can never match a path in its table's style (a Channels 4 pattern in a 1.x
+///   table, a `^/` pattern in a `URLRouter`), `path()` routes and their converters (`<int:id>` needs an
+///   integer parameter), a nested router's captures that no consumer under it takes.
 #[proc_macro]
 pub fn channel_routing(input: TokenStream) -> TokenStream {
     let mut cx = Ctxt::default();
@@ -181,7 +231,10 @@ pub fn channel_routing(input: TokenStream) -> TokenStream {
 /// 2. then the path captures, by name, typed with anything that implements `FromStr + Clone + Send +
 ///    Sync + 'static` (`String`, `u32`, your own types), or `Cow<'_, str>` (parsed as a `String`); a
 ///    capture that doesn't parse makes the route not match;
-/// 3. then extractors: `session: Session` (the connection's `message.channel_session()`).
+/// 3. then extractors: `session: Session` (the connection's `message.channel_session()`),
+///    `Json<T>` (the message's JSON decoded into any `T: serde::Deserialize`; a frame that doesn't
+///    decode fails the run, see "Error mode") and `Multiplexer` (the stream of a demultiplexed
+///    message). An extractor may be taken apart by a pattern: `Json(chat): Json<ChatIn>`.
 ///
 /// Whether a parameter is a capture or an extractor is decided by its type, not by how the type is
 /// spelled: a type of your own called `Session` that implements `FromStr` is a capture. Any parameter
@@ -189,7 +242,7 @@ pub fn channel_routing(input: TokenStream) -> TokenStream {
 ///
 /// It returns `()` or `Result<(), E>` where `E` is an error type (any `std::error::Error + Send + Sync`,
 /// `anyhow::Error` or `String`; it is kept as the error's source). An `Err` is logged and closes the
-/// connection with 1011. A sync `fn` runs on the blocking thread pool.
+/// connection with 1011 (or keeps it, see "Error mode"). A sync `fn` runs on the blocking thread pool.
 ///
 /// ```
 /// use channels::prelude::*;
@@ -220,11 +273,27 @@ pub fn channel_routing(input: TokenStream) -> TokenStream {
 /// closes (Channels 4's `groups`). `{room}` is filled in from the path capture `room`, which every
 /// route to the consumer must have. Literal parts are checked against Channels' naming rule.
 ///
-/// # All-or-nothing sends
+/// # Held sends: `buffered` and `atomic`
 ///
-/// `#[consumer(atomic)]` on an `async fn` holds every send it makes (reply channel, groups, channels)
-/// until it returns, then sends them in order if it returned `Ok` and discards them if it failed: what
-/// Channels 1.x did for every consumer. Without it, each send leaves at once.
+/// Without either, each send leaves at once. `#[consumer(buffered)]` on an `async fn` holds every send it
+/// makes (reply channel, groups, channels) until it returns, then sends them in order whatever it
+/// returned: what Channels 1.x did for every consumer (its buffer was flushed in a `finally`).
+/// `#[consumer(atomic)]` holds them too, but discards them if the consumer failed: all or nothing, which
+/// 1.x never did.
+///
+/// # Error mode
+///
+/// `#[consumer(errors = "keep_open")]`: a failure of this consumer (an `Err` it returns, a message it
+/// can't take: a frame that isn't its `Json<T>`, an event with no handler or whose payload doesn't fit)
+/// is logged and the connection stays, as under Channels 1.x; data its connect sends before accepting
+/// accepts the connection. The default, `errors = "close"` (Channels 4), logs and closes with 1011, and
+/// data before accepting is an error. A table may choose for its consumers (`errors = "...";`).
+///
+/// # Group names from the path
+///
+/// `group!("room.{room}")` in the body, where `room` is a path capture parameter, needs no run-time
+/// check of its characters: `channel_routing!` refuses every route whose pattern lets `room` hold one a
+/// group name can't have. (A name the body binds again, `let room = ...`, is checked at run time.)
 ///
 /// # Without the `channels` facade
 ///
@@ -242,9 +311,23 @@ pub fn channel_routing(input: TokenStream) -> TokenStream {
 /// - any other method is a handler for events sent to the connection's channel or its groups, by
 ///   `type`: `"chat.message"` goes to `chat_message` (dots become underscores). A handler takes
 ///   `(&mut self, [message: Message,] [event: T])` where `T: serde::Deserialize` is built from the
-///   event's JSON (a payload that doesn't fit is logged and dropped); a single parameter is the
-///   message or the payload as its type says. An event with no handler is logged and dropped. Names starting with `_` are refused, as Channels refuses them; put helper
-///   methods in another `impl` block.
+///   event's JSON; a single parameter is the
+///   message or the payload as its type says. A payload that doesn't fit, and an event with no handler,
+///   fail the run (see "Error mode"; Channels 4 raises). Names starting with `_` are refused, as Channels
+///   refuses them;
+/// - `receive_json`: `(&mut self, [message: Message,] content: T)`, Channels' `JsonWebsocketConsumer`:
+///   each text frame is decoded into `T` with the type's `JsonWebsocketConsumer::decode_json` (the type
+///   implements `channels::JsonWebsocketConsumer`, whose hooks have Channels' defaults); a class has
+///   `receive` or `receive_json`, not both;
+/// - a method marked `#[helper]` is a helper: no event is dispatched to it, and it may take and return
+///   anything (`#[helper] fn room_group(&self) -> String`).
+///
+/// Routed to a worker channel (`route_class(Type, channel = "...")`, or Channels 2+'s
+/// `ChannelNameRouter`), one instance serves the channel, and each message goes to the handler its
+/// `type` names (a `SyncConsumer`), or without a `type` to the one the channel's name does.
+///
+/// A sync `fn` consumer or handler denies `unused_must_use`: an async send (`send(..)`) called without
+/// `.await` does nothing, so it is an error that names the `_blocking` form to call.
 ///
 /// Methods may be `async` or not, and return `()` or `Result<(), E>` like function consumers. Events
 /// of one connection are handled one at a time, in order.
@@ -310,7 +393,7 @@ pub fn consumer(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Names a group with a literal checked while compiling: `group!("chat")` is a `channels::Group`.
 ///
 /// The name must follow Channels' rule: ASCII letters, digits, `-`, `_` and `.`, shorter than 100
-/// characters. For a name built at runtime, use `Group::new(format!(...))?`.
+/// characters.
 ///
 /// ```
 /// use channels::prelude::*;
@@ -322,22 +405,47 @@ pub fn consumer(args: TokenStream, item: TokenStream) -> TokenStream {
 /// use channels::prelude::*;
 /// let room = group!("my room"); // a space: refused while compiling
 /// ```
+///
+/// # Templates
+///
+/// `group!("room.{room}")` fills `{room}` with the variable `room` in scope (a `String`, a `&str` or an
+/// integer), as `format!` would; the literal parts are checked while compiling. It is still a `Group`,
+/// not a `Result`:
+///
+/// - an integer only ever writes digits (and `-`), so nothing is checked at run time;
+/// - in a `#[consumer] fn`, a placeholder that names one of its path captures (`room: String`) needs
+///   no character check either: `channel_routing!` refuses, while compiling, a route whose pattern
+///   lets that capture hold a character a group name can't have (`[^/]+` lets it hold a space), and
+///   names a pattern that fits (`(?P<room>[a-zA-Z0-9_.-]+)`, `<slug:room>`). Only the length of the
+///   name is measured (a capture can be long);
+/// - any other text is checked when the group is built.
+///
+/// A name that breaks the rule at run time (a room "café" from a `&str`, a 150-character capture)
+/// makes a group whose every operation returns `Error::InvalidName`, as `Group::new` would have.
+///
+/// ```
+/// use channels::prelude::*;
+/// let room = "lobby";
+/// assert_eq!(group!("room.{room}").name(), "room.lobby");
+/// let id = 7u32;
+/// assert_eq!(group!("game.{id}.players").name(), "game.7.players");
+/// ```
 #[proc_macro]
 pub fn group(input: TokenStream) -> TokenStream {
-    let lit = match syn::parse::<syn::LitStr>(input) {
-        Ok(lit) => lit,
+    let (captures, lit) = match parse::group_input(input.into()) {
+        Ok(parsed) => parsed,
         Err(e) => {
             return syn::Error::new(
                 e.span(),
-                "expected a string literal: `group!(\"chat\")`; for a name built at runtime use \
-                 `Group::new(format!(...))?`",
+                "expected a string literal: `group!(\"chat\")`, or a template `group!(\"room.{room}\")` \
+                 with variables in scope",
             )
             .to_compile_error()
             .into();
         }
     };
-    match check::group_name(&lit, false) {
-        Ok(_) => expand::group(&lit),
+    match check::group_name(&lit, true) {
+        Ok(template) => expand::group(&template, &captures),
         Err(e) => expand::group_stub(e),
     }
     .into()

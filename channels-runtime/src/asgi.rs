@@ -35,6 +35,8 @@ pub(crate) fn reply_messages(message: Value) -> Result<Vec<LayerMessage>> {
                     )));
                 }
             },
+            // ASGI: `text` and `bytes` may both be present when one of them is null (absent).
+            "text" | "bytes" if value.is_null() => {}
             "text" => {
                 if data.is_some() {
                     return Err(invalid(
@@ -43,7 +45,6 @@ pub(crate) fn reply_messages(message: Value) -> Result<Vec<LayerMessage>> {
                 }
                 match value {
                     Value::String(s) => data = Some(LayerMessage::Text(s.into())),
-                    Value::Null => {}
                     other => return Err(invalid(format!("`text` must be a string, got {other}"))),
                 }
             }

@@ -1,14 +1,18 @@
-//! Deferred sends: Channels 1.x's default, here an opt-in per consumer ([`Consumer::atomic`]).
+//! Deferred sends: Channels 1.x's default, here an opt-in per consumer ([`Consumer::buffered`],
+//! [`Consumer::atomic`]).
 //!
-//! Inside an atomic consumer, every send through a reply channel, group or channel is held, then sent in
-//! order when the consumer returns `Ok`, or discarded (and logged) when it fails. This is what Channels 1.x
-//! did for every consumer unless `immediately=True` was passed, and why the seed's author saw nothing until
-//! the consumer returned. Here sends leave at once by default; opt in only where all-or-nothing matters.
+//! Inside such a consumer, every send through a reply channel, group or channel is held, then sent in
+//! order when the consumer returns. A `buffered` consumer's sends leave whatever it returned: what Channels
+//! 1.x did for every consumer unless `immediately=True` was passed (its buffer was flushed in a `finally`,
+//! also after an exception), and why the seed's author saw nothing until the consumer returned. An `atomic`
+//! consumer's are discarded (and logged) when it fails: all or nothing, which 1.x never did. Here sends
+//! leave at once by default.
 //!
 //! Held sends are plain data ([`Outbound`]: a destination, with its layer resolved when the send was made,
 //! and a message); [`outbound`](crate::outbound) decides whether to hold, this module only keeps them.
 //!
 //! [`Consumer::atomic`]: crate::routing::Consumer::atomic
+//! [`Consumer::buffered`]: crate::routing::Consumer::buffered
 
 use std::cell::RefCell;
 use std::future::Future;

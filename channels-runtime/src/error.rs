@@ -44,6 +44,9 @@ pub enum Error {
     /// Serializing a value to JSON failed.
     #[error("could not encode JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A message has no such key (`message.content.try_get(key)?`, Python's `KeyError`).
+    #[error(transparent)]
+    Key(#[from] crate::KeyError),
 }
 
 impl From<LayerError> for Error {

@@ -40,6 +40,9 @@ pub struct Group {
 struct Target {
     name: Name,
     layer: Option<Arc<dyn ChannelLayer>>,
+    /// Why the name is refused, for a group built from a `group!` template whose filled-in name broke
+    /// the rule: every operation then fails with [`Error::InvalidName`].
+    refused: Option<NameError>,
 }
 
 /// Whether a [`Target`] is sent to as a group (every member) or as one channel.
@@ -58,13 +61,26 @@ impl Target {
         Ok(Target {
             name: Name::Shared(Arc::from(name)),
             layer: None,
+            refused: None,
         })
+    }
+
+    /// `Ok`, or the error every operation on a refused name returns.
+    fn usable(&self) -> Result<()> {
+        match self.refused {
+            None => Ok(()),
+            Some(reason) => Err(Error::InvalidName {
+                name: self.name.to_string(),
+                reason,
+            }),
+        }
     }
 
     /// Sends `message` to this target as a group or as a channel. The layer is resolved here, once: a send
     /// held until an atomic consumer returns goes to the layer that was current when it was made. Cheap: the
     /// name and the layer are shared, not copied.
     async fn send(&self, kind: Kind, message: LayerMessage) -> Result<()> {
+        self.usable()?;
         let layer = self.layer()?;
         let destination = match kind {
             Kind::Group => Destination::Group(self.name.clone(), layer),
@@ -105,6 +121,21 @@ impl Group {
             target: Target {
                 name: Name::Static(name),
                 layer: None,
+                refused: None,
+            },
+        }
+    }
+
+    /// A group named by a `group!("room.{room}")` template, filled in at run time. `refused` says why
+    /// the filled-in name breaks Channels' rule, if it does: the group then fails every operation with
+    /// [`Error::InvalidName`], as [`Group::new`] would have failed. Use `group!`, which calls this.
+    #[doc(hidden)]
+    pub fn from_template(name: String, refused: Option<NameError>) -> Group {
+        Group {
+            target: Target {
+                name: Name::Shared(Arc::from(name)),
+                layer: None,
+                refused,
             },
         }
     }
@@ -122,6 +153,7 @@ impl Group {
 
     /// The layer for a membership change of `channel`: the group's own, else the channel's, else the current.
     fn layer_for<'c>(&self, channel: &'c ReplyChannel) -> Result<(Arc<dyn ChannelLayer>, &'c str)> {
+        self.target.usable()?;
         let name = channel.name().ok_or(Error::NoReplyChannel)?;
         let layer = match (&self.target.layer, channel.layer()) {
             (Some(layer), _) | (None, Some(layer)) => layer.clone(),
@@ -160,8 +192,11 @@ impl Group {
 
     /// Sends a layer message to every member.
     ///
-    /// Never waits for slow members: one whose channel is full misses this message (see
-    /// [`ChannelLayer::group_send`]). Inside an atomic consumer the send is held until it returns.
+    /// Never waits for slow members. A member connection past its
+    /// [`outbound_budget`](crate::ServerConfig::outbound_budget) is closed with 1013 or, with
+    /// [`SlowClientPolicy::Drop`](crate::server::SlowClientPolicy::Drop), misses this message; a member
+    /// channel that is full misses it (see [`ChannelLayer::group_send`]). Inside an atomic consumer the
+    /// send is held until it returns.
     pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
         self.target.send(Kind::Group, message).await
     }

@@ -25,7 +25,7 @@ pub use context::{current_layer, set_default_layer};
 pub use error::{Error, Result};
 pub use group::{Channel, Group};
 pub use http::HttpResponse;
-pub use message::{Content, Message, Scope, events};
+pub use message::{Content, KeyError, Message, Scope, events};
 pub use reply::ReplyChannel;
 pub use server::{Server, ServerConfig, ServerError, ServerHandle, Worker};
 pub use session::Session;

@@ -6,14 +6,22 @@
 //! captures and the consumer's parameters agree (with [`unmet_need`] and [`uses`] in `const` items).
 
 use std::borrow::Cow;
-use std::marker::PhantomData;
 
-use serde::de::DeserializeOwned;
+use crate::routing::{Consumer, FromCapture, PathParams, Route};
 
-use crate::Message;
-use crate::routing::{Consumer, ConsumerResult, FromCapture, Invocation, PathParams, Route};
+pub use crate::routing::{Demultiplexer, ErrorMode, PathPattern, Protocol};
+pub use handler::{
+    FromEvent, FromJson, HandlerResult, dispatch_type, done, event_payload, failed, json_content,
+    unhandled_event,
+};
+pub use names::{GroupNamePart, group_from_template, name_part};
+pub use params::{ConsumerParam, HandlerParam, NOT_A_CAPTURE};
+pub use probe::{Ch, IntCapture, ParamType, Probe, ViaFallback, ViaParam, int_converter};
 
-pub use crate::routing::{PathPattern, Protocol};
+mod handler;
+mod names;
+mod params;
+mod probe;
 pub use tokio::sync::Mutex as AsyncMutex;
 
 /// Something a route needs from its path: a capture named `name`, with the error to show when the
@@ -43,6 +51,9 @@ pub trait FnConsumer {
     const NEEDS: &'static [Need];
     /// Declared group templates (`#[consumer(groups = [...])]`).
     const GROUPS: &'static [&'static str];
+    /// Captures that `group!("...{capture}...")` in the consumer's body puts in a group name: every
+    /// route's pattern for them must admit only name characters.
+    const NAME_CAPTURES: &'static [&'static str] = &[];
     /// Parses the captures and binds them to the consumer; `None` when one does not parse.
     fn bind(params: &PathParams) -> Option<Consumer>;
 
@@ -72,7 +83,7 @@ pub mod consumer_fallback {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a class-based consumer",
     label = "no `#[consumer]` impl block for this type",
-    note = "a class-based consumer is a type whose `impl` block has `#[consumer]` (with `connect`, `receive`, `disconnect` and event handlers); a function consumer is routed with `\"event\" => function`"
+    note = "a class-based consumer is a type whose `impl` block has `#[consumer]` (with `connect`, `receive`, `disconnect` and event handlers); a function consumer is routed with `\"event\" => function` (Channels 1.x), or in a Channels 2+ table as an `http.request` view under `\"http\"`"
 )]
 pub trait ClassConsumer {
     /// The consumer's name, for logs.
@@ -83,6 +94,8 @@ pub trait ClassConsumer {
     const NEEDS: &'static [Need];
     /// Declared group templates (`#[consumer(groups = [...])]`).
     const GROUPS: &'static [&'static str];
+    /// See [`FnConsumer::NAME_CAPTURES`].
+    const NAME_CAPTURES: &'static [&'static str] = &[];
     /// Creates the per-connection instance from the captures; `None` when one does not parse.
     fn bind(params: &PathParams) -> Option<Consumer>;
 
@@ -93,6 +106,17 @@ pub trait ClassConsumer {
         Self: Sized + 'static,
     {
         Route::class(path, Self::NAME, Self::bind).with_groups(Self::GROUPS.iter().copied())
+    }
+
+    /// `demultiplexer` with this consumer serving `stream` (one instance per connection), its
+    /// declared groups joined by the demultiplexer's connections.
+    fn demultiplexed(demultiplexer: Demultiplexer, stream: &str) -> Demultiplexer
+    where
+        Self: Sized + 'static,
+    {
+        demultiplexer
+            .stream_with(stream, Self::bind)
+            .with_groups(Self::GROUPS.iter().copied())
     }
 
     /// A route of the worker channel `channel` to this consumer (Channels 2+'s `ChannelNameRouter`,
@@ -120,6 +144,8 @@ pub trait App {
     const USES: &'static [&'static str];
     /// Captures the consumer requires.
     const NEEDS: &'static [Need];
+    /// See [`FnConsumer::NAME_CAPTURES`].
+    const NAME_CAPTURES: &'static [&'static str] = &[];
     /// A `URLRouter` entry: a class-based consumer takes the WebSocket events of the path, a function
     /// consumer its `http.request`.
     fn url_route(pattern: PathPattern) -> Route;
@@ -127,94 +153,61 @@ pub trait App {
     fn channel_route(channel: &str) -> Route;
 }
 
-/// The event a class-based consumer dispatches a message to: its channel (`websocket.receive`, or the
-/// `type` of an event sent to the connection), or, on a worker channel, the message's `type` when it
-/// has one (Channels 2+'s `SyncConsumer`).
-pub fn dispatch_type(message: &Message) -> &str {
-    let channel = message.channel();
-    if crate::names::is_custom_channel(channel)
-        && let Some(kind) = message
-            .content
-            .payload()
-            .and_then(|payload| payload.get("type"))
-            .and_then(serde_json::Value::as_str)
-    {
-        return kind;
-    }
-    channel
-}
-
-/// One character of a parameter's name, as a type: a name is a tuple of them, so the compiler can look
-/// a consumer's parameter up by name ([`ParamType`]).
-pub struct Ch<const C: char>;
-
-/// The type of the consumer's parameter named `N` (a tuple of [`Ch`]), implemented by `#[consumer]`
-/// for each parameter, so `channel_routing!` can check that a capture's converter suits it.
-pub trait ParamType<N> {
-    /// The parameter's type.
-    type Type;
-}
-
-/// Looks up the parameter `N` of consumer `C`: through [`ViaParam`] when `C` has one, else through
-/// [`ViaFallback`] (a missing parameter is reported by the capture checks, not again here).
-pub struct Probe<C, N>(PhantomData<(C, N)>);
-
-impl<C, N> Probe<C, N> {
-    /// A probe.
-    pub const fn new() -> Self {
-        Probe(PhantomData)
-    }
-}
-
-/// See [`Probe`].
-pub trait ViaParam {
-    /// The parameter's type.
-    type Type;
-    /// The parameter's type, as a value.
-    fn param_type(&self) -> PhantomData<Self::Type>;
-}
-
-impl<C: ParamType<N>, N> ViaParam for Probe<C, N> {
-    type Type = C::Type;
-    fn param_type(&self) -> PhantomData<C::Type> {
-        PhantomData
-    }
-}
-
-/// See [`Probe`].
-pub trait ViaFallback {
-    /// A type every converter accepts.
-    fn param_type(&self) -> PhantomData<u64>;
-}
-
-impl<C, N> ViaFallback for &Probe<C, N> {
-    fn param_type(&self) -> PhantomData<u64> {
-        PhantomData
-    }
-}
-
-/// A type Django's `int` converter's value fits: an integer.
-#[diagnostic::on_unimplemented(
-    message = "a path's `<int:...>` capture is an integer, but the consumer takes it as `{Self}`",
-    label = "`<int:...>` captures digits, which Django's `int` converter hands over as an integer",
-    note = "take the parameter as an integer type (`u32`, `i64`, `usize`, ...); for the digits as text, use `<str:...>`, `<slug:...>` or a `re_path` capture"
-)]
-pub trait IntCapture {}
-
-macro_rules! int_captures {
-    ($($t:ty)*) => { $(impl IntCapture for $t {})* };
-}
-int_captures!(u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize);
-
-/// Checks that a parameter taking an `<int:...>` capture is an integer.
-pub fn int_converter<T: IntCapture>(_: PhantomData<T>) {}
-
 /// A const check of an include prefix's captures: whether one of the included consumers takes
 /// `capture` (each entry of `uses` is one consumer's [`FnConsumer::USES`]).
 pub const fn any_uses(uses: &[&[&str]], capture: &str) -> bool {
     let mut i = 0;
     while i < uses.len() {
         if self::uses(uses[i], capture) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// What the consumers of a `channel_routing!` table use, for the check of an `include` prefix's
+/// captures in the table that includes it: each consumer's `USES`, and the tables it includes.
+#[derive(Debug, Clone, Copy)]
+pub struct TableUses {
+    /// The `USES` of each consumer the table routes.
+    pub consumers: &'static [&'static [&'static str]],
+    /// The tables it includes.
+    pub tables: &'static [&'static TableUses],
+}
+
+/// Implemented by `channel_routing!` on a hidden companion of a `fn name;` table.
+pub trait Table {
+    /// What its consumers use.
+    const USES: TableUses;
+}
+
+/// What an `include` finds for a routing function that is no `channel_routing!` table (one written by
+/// hand): its consumers are unknown, so it takes every capture.
+#[derive(Debug)]
+pub struct NotATable;
+
+impl Table for NotATable {
+    const USES: TableUses = TableUses {
+        consumers: &[&[ANY_CAPTURE]],
+        tables: &[],
+    };
+}
+
+/// Glob-imported by `channel_routing!` under the name it resolves included tables by; see
+/// [`NotATable`].
+pub mod table_fallback {
+    pub use super::NotATable as __ChannelsTable;
+}
+
+/// Whether a consumer of `table`, or of a table it includes, uses `capture`.
+pub const fn table_uses(table: &TableUses, capture: &str) -> bool {
+    if any_uses(table.consumers, capture) {
+        return true;
+    }
+    let mut i = 0;
+    while i < table.tables.len() {
+        if table_uses(table.tables[i], capture) {
             return true;
         }
         i += 1;
@@ -292,44 +285,6 @@ pub fn is_handler(event: &str, handler: &str) -> bool {
             .all(|(e, h)| e == h || (e == b'.' && h == b'_'))
 }
 
-/// A type an event handler's payload parameter can have: anything `serde` can deserialize.
-#[diagnostic::on_unimplemented(
-    message = "event handler parameter type `{Self}` can't be built from the event's JSON",
-    label = "this type doesn't implement `serde::Deserialize`",
-    note = "add `#[derive(serde::Deserialize)]` to `{Self}` (its fields are the event's keys), or take `serde_json::Value`"
-)]
-pub trait FromEvent: DeserializeOwned {}
-
-impl<T: DeserializeOwned> FromEvent for T {}
-
-/// The typed payload of an event sent to a class-based consumer; `None` (logged) when it doesn't fit.
-pub fn event_payload<T: FromEvent>(consumer: &'static str, message: &Message) -> Option<T> {
-    let value = serde_json::Value::Object(message.content.payload().cloned().unwrap_or_default());
-    match serde_json::from_value(value) {
-        Ok(event) => Some(event),
-        Err(error) => {
-            tracing::warn!(consumer, event = message.channel(), %error, "event payload does not fit the handler's parameter; dropped");
-            None
-        }
-    }
-}
-
-/// A run that does nothing: what an event with no handler, or a bad payload, gets.
-pub fn done() -> Invocation {
-    Invocation::Async(Box::pin(std::future::ready(ConsumerResult::Ok(()))))
-}
-
-/// Logs an event type that a class-based consumer has no handler for, and drops it.
-pub fn unhandled_event(consumer: &'static str, message: &Message) -> Invocation {
-    tracing::warn!(
-        consumer,
-        event = message.channel(),
-        handler = %handler_name(message.channel()),
-        "no handler for this event type; dropped"
-    );
-    done()
-}
-
 /// The instance of a class-based consumer without `fn new`.
 #[diagnostic::on_unimplemented(
     message = "class-based consumer `{Self}` has no `fn new(...)` and does not implement `Default`",
@@ -344,115 +299,5 @@ pub trait DefaultInstance: Sized {
 impl<T: Default> DefaultInstance for T {
     fn default_instance() -> Self {
         T::default()
-    }
-}
-
-/// A consumer parameter after the message: a path capture or an extractor, told apart by its type.
-///
-/// `#[consumer]` asks each parameter's type, never its name (axum's per-argument trait bound): a type
-/// of the user's that is called `Session` and implements `FromStr` is a capture, and the runtime's
-/// [`Session`](crate::Session) is the extractor however it is imported. A consumer's `USES` and
-/// `NEEDS` name a parameter only if its [`Self::FROM_PATH`] is true (else [`NOT_A_CAPTURE`]), so
-/// `channel_routing!` knows which parameters a route's path must capture.
-///
-/// Its diagnostic is word for word [`FromCapture`]'s: a type that is neither fails both bounds at the
-/// same parameter, and the compiler shows identical errors once.
-#[diagnostic::on_unimplemented(
-    message = "path capture parameter type `{Self}` can't be parsed from the URL",
-    label = "this type doesn't implement `FromStr` (or isn't `Clone + Send + Sync + 'static`)",
-    note = "use `String`, an integer such as `u32`, or a type of your own that implements `std::str::FromStr`"
-)]
-pub trait ConsumerParam: Sized {
-    /// Whether a route's path must capture the parameter, by the parameter's name.
-    const FROM_PATH: bool;
-    /// The message itself, which is a consumer's first parameter and only that: as a later parameter
-    /// it is refused while compiling, with a message naming the parameter.
-    const IS_MESSAGE: bool = false;
-    /// What binding a route keeps for every run of the consumer on one connection.
-    type Bound: Send + Sync + 'static;
-    /// Reads the parameter when a route binds; `None` (a capture that doesn't parse) makes the route
-    /// not match.
-    fn bind(params: &PathParams, name: &str) -> Option<Self::Bound>;
-    /// The value for one run of the consumer.
-    fn extract(bound: &Self::Bound, message: &Message) -> Self;
-}
-
-/// A path capture: parsed once when the route binds, cloned for each run.
-impl<T: FromCapture> ConsumerParam for T {
-    const FROM_PATH: bool = true;
-    type Bound = T;
-    fn bind(params: &PathParams, name: &str) -> Option<T> {
-        params.parse(name)
-    }
-    fn extract(bound: &T, _: &Message) -> T {
-        bound.clone()
-    }
-}
-
-/// The connection's session (`message.channel_session()`), Channels' `@channel_session`.
-impl ConsumerParam for crate::Session {
-    const FROM_PATH: bool = false;
-    type Bound = ();
-    fn bind(_: &PathParams, _: &str) -> Option<()> {
-        Some(())
-    }
-    fn extract(_: &(), message: &Message) -> Self {
-        message.channel_session().clone()
-    }
-}
-
-/// The message as a later parameter: refused while compiling (see [`ConsumerParam::IS_MESSAGE`]), so
-/// it never binds (its `Bound` has no value).
-impl ConsumerParam for Message {
-    const FROM_PATH: bool = false;
-    const IS_MESSAGE: bool = true;
-    type Bound = std::convert::Infallible;
-    fn bind(_: &PathParams, _: &str) -> Option<Self::Bound> {
-        None
-    }
-    fn extract(bound: &Self::Bound, _: &Message) -> Self {
-        match *bound {}
-    }
-}
-
-/// See the impl for [`Message`].
-impl ConsumerParam for &Message {
-    const FROM_PATH: bool = false;
-    const IS_MESSAGE: bool = true;
-    type Bound = std::convert::Infallible;
-    fn bind(_: &PathParams, _: &str) -> Option<Self::Bound> {
-        None
-    }
-    fn extract(bound: &Self::Bound, _: &Message) -> Self {
-        match *bound {}
-    }
-}
-
-/// What an extractor parameter (see [`ConsumerParam`]) is called in a consumer's `USES` and `NEEDS`.
-/// No capture has this name, and `channel_routing!` lists it among every route's captures, so an
-/// extractor needs nothing from a route's path.
-pub const NOT_A_CAPTURE: &str = "";
-
-/// The only parameter of a class-based consumer's event handler: the message or the event's payload,
-/// told apart by its type (an event type of the user's called `Message` is a payload).
-#[diagnostic::on_unimplemented(
-    message = "event handler parameter type `{Self}` can't be built from the event's JSON",
-    label = "this type doesn't implement `serde::Deserialize`",
-    note = "add `#[derive(serde::Deserialize)]` to `{Self}` (its fields are the event's keys), or take `serde_json::Value`; a handler's only parameter may also be the `Message`"
-)]
-pub trait HandlerParam: Sized {
-    /// The argument for `message`; `None` (logged) when the payload doesn't fit.
-    fn from_event(consumer: &'static str, message: Message) -> Option<Self>;
-}
-
-impl HandlerParam for Message {
-    fn from_event(_: &'static str, message: Message) -> Option<Self> {
-        Some(message)
-    }
-}
-
-impl<T: FromEvent> HandlerParam for T {
-    fn from_event(consumer: &'static str, message: Message) -> Option<Self> {
-        event_payload(consumer, &message)
     }
 }

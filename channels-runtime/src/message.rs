@@ -34,7 +34,17 @@ pub struct Scope {
 /// The content of a message, readable as typed fields or indexed like Channels' `message.content` dict.
 ///
 /// Indexing (`content["text"]`) builds the JSON view on first use only, so code that sticks to the typed
-/// accessors pays nothing for it. Missing keys index to `null`, as `serde_json` does.
+/// accessors pays nothing for it.
+///
+/// # A missing key
+///
+/// Python's `message.content["missing"]` raises `KeyError`. Rust's indexing can't fail without a panic,
+/// and a key a peer left out must never panic the server, so `content["missing"]` is `null`, as in
+/// `serde_json`. Where the Python relied on the `KeyError`, write [`try_get`](Self::try_get)`("key")?`:
+/// the consumer then fails with [`KeyError`], which closes the connection with 1011 in Channels 4's
+/// error mode and is logged and survived in Channels 1.x's (see
+/// [`ErrorMode`](crate::routing::ErrorMode)), as the `KeyError` was. Python's `content.get("key")` is
+/// [`get`](Self::get), an `Option`.
 ///
 /// ```
 /// use channels_runtime::Message;
@@ -42,6 +52,8 @@ pub struct Scope {
 /// assert_eq!(message.content["text"], "hello");
 /// assert_eq!(message.content.text(), Some("hello"));
 /// assert!(message.content["missing"].is_null());
+/// assert_eq!(message.content.get("missing"), None);
+/// assert_eq!(message.content.try_get("missing").unwrap_err().to_string(), "KeyError: the message has no key \"missing\"");
 /// ```
 #[derive(Debug, Default)]
 pub struct Content {
@@ -52,10 +64,44 @@ pub struct Content {
     code: Option<u16>,
     extra: Option<Arc<Map<String, Value>>>,
     reply_channel: Option<Arc<str>>,
+    /// The demultiplexer stream this message came through, if any.
+    stream: Option<Arc<str>>,
     json: OnceLock<Value>,
 }
 
+/// Python's `KeyError`: [`Content::try_get`] found no such key in the message.
+///
+/// Returned with `?` from a consumer, it is the consumer's failure (see
+/// [`ErrorMode`](crate::routing::ErrorMode)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("KeyError: the message has no key {key:?}")]
+pub struct KeyError {
+    /// The key that was asked for.
+    pub key: String,
+}
+
 impl Content {
+    /// The value of `key` in Channels' dict, or `None` (Python's `content.get("key")`).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_json().get(key)
+    }
+
+    /// The value of `key` in Channels' dict, or [`KeyError`] (Python's `content["key"]`): use it with
+    /// `?` where the Python let a missing key fail the consumer.
+    ///
+    /// ```
+    /// use channels_runtime::{Message, Result};
+    /// fn text_of(message: &Message) -> Result<String> {
+    ///     Ok(message.content.try_get("text")?.as_str().unwrap_or_default().to_owned())
+    /// }
+    /// assert_eq!(text_of(&Message::from_text("hi")).unwrap(), "hi");
+    /// ```
+    pub fn try_get(&self, key: &str) -> Result<&Value, KeyError> {
+        self.get(key).ok_or_else(|| KeyError {
+            key: key.to_owned(),
+        })
+    }
+
     /// The text of a `websocket.receive` text frame.
     pub fn text(&self) -> Option<&str> {
         self.text.as_deref()
@@ -167,6 +213,9 @@ impl Content {
         if let Some(reply) = &self.reply_channel {
             map.insert("reply_channel".into(), Value::from(&**reply));
         }
+        if let Some(stream) = &self.stream {
+            map.insert("stream".into(), Value::from(&**stream));
+        }
         Value::Object(map)
     }
 }
@@ -181,6 +230,8 @@ impl Index<&str> for Content {
 
 /// `message["text"]` is `message.content["text"]`: Channels 1.x's `Message` indexes like its content
 /// dict, and ported code keeps the habit.
+///
+/// A missing key is `null` here too; see [`Content`] for `get` and `try_get`.
 ///
 /// ```
 /// use channels_runtime::Message;
@@ -237,6 +288,49 @@ impl Message {
         self.content.path()
     }
 
+    /// Shortcut for `message.content.get(key)`: `None` for a missing key (Python's `dict.get`).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.content.get(key)
+    }
+
+    /// Shortcut for `message.content.try_get(key)`: [`KeyError`] for a missing key (Python's
+    /// `message.content["key"]`).
+    pub fn try_get(&self, key: &str) -> Result<&Value, KeyError> {
+        self.content.try_get(key)
+    }
+
+    /// The stream this message came through, when a demultiplexer handed it to its consumer (Channels
+    /// 1.x's `multiplexer` keyword argument): replies sent through it are wrapped as `{"stream": ..,
+    /// "payload": ..}`.
+    pub fn multiplexer(&self) -> Option<crate::routing::Multiplexer> {
+        let stream = self.content.stream.clone()?;
+        Some(crate::routing::Multiplexer::new(
+            stream,
+            self.reply_channel.clone(),
+        ))
+    }
+
+    /// The same event handed on to a demultiplexer's `stream`, with `text` (the stream's payload, as
+    /// JSON) in place of the frame's.
+    pub(crate) fn for_stream(&self, stream: &Arc<str>, text: Option<Utf8Bytes>) -> Message {
+        let content = &self.content;
+        Message {
+            reply_channel: self.reply_channel.clone(),
+            content: Content {
+                scope: content.scope.clone(),
+                order: content.order,
+                text: text.or_else(|| content.text.clone()),
+                bytes: content.bytes.clone(),
+                code: content.code,
+                extra: content.extra.clone(),
+                reply_channel: content.reply_channel.clone(),
+                stream: Some(stream.clone()),
+                json: OnceLock::new(),
+            },
+            channel: self.channel.clone(),
+        }
+    }
+
     /// The connection's session (Channels' `message.channel_session`), shared by all its messages.
     pub fn channel_session(&self) -> &crate::Session {
         &self.content.scope.session
@@ -271,6 +365,7 @@ impl MessageBuilder {
                 code: None,
                 extra: None,
                 reply_channel: None,
+                stream: None,
                 json: OnceLock::new(),
             },
         }

@@ -34,8 +34,9 @@ impl std::ops::Deref for Name {
 /// Where a message goes, with the layer that carries it already chosen.
 #[derive(Debug, Clone)]
 pub(crate) enum Destination {
-    /// A reply channel of a connection in this process: its queue, pushed to directly. A full queue makes
-    /// the sender wait for room (the connection's own consumers are paced to its client).
+    /// A reply channel of a connection in this process: its queue, pushed to directly. A queue past half
+    /// its byte budget makes the sender wait for room (the connection's own consumers are paced to its
+    /// client).
     Local(Arc<Queue>),
     /// One channel on a layer: a custom channel, or a reply channel known by name.
     Channel(Name, Arc<dyn ChannelLayer>),

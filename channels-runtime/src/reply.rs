@@ -84,11 +84,14 @@ impl ReplyChannel {
 
     /// Sends one layer message.
     ///
-    /// When the connection's outgoing queue is full (it holds the layer's `capacity` messages not yet
-    /// written to the socket), this waits until the connection has written some: a consumer that loops and
-    /// sends faster than the client reads is slowed down to the client's pace instead of failing. It fails
-    /// with [`Error::Disconnected`] once the connection has closed. Group sends never wait (see
-    /// [`Group::send`](crate::Group::send)).
+    /// When the connection holds more than half its
+    /// [`outbound_budget`](crate::ServerConfig::outbound_budget) of bytes not yet written to the socket,
+    /// this waits until the connection has written some: a consumer that loops and sends faster than the
+    /// client reads is slowed down to the client's pace instead of failing (the other half is left for
+    /// group messages). It fails with [`Error::Disconnected`] once the connection has closed. Group sends
+    /// never wait (see [`Group::send`](crate::Group::send)). A reply channel made with
+    /// [`ReplyChannel::new`] sends through the layer instead, as another consumer would: it never waits,
+    /// and the server's slow-client policy applies.
     /// Inside an atomic consumer the send is held until the consumer returns.
     ///
     /// # Cancel safety

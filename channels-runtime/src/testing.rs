@@ -1,8 +1,18 @@
-//! Testing helpers, like Channels' `WebsocketCommunicator`: run a routing on a real server on a free
-//! loopback port and talk to it with a real WebSocket client.
+//! Testing consumers as Channels tests them: [`WebsocketCommunicator`] and [`HttpCommunicator`], against
+//! a [`TestServer`] that runs your routing table on the real server, either on a free loopback port
+//! ([`TestServer::start`]) or in process, without a socket ([`TestServer::in_process`]).
+//!
+//! In process, client and server talk through an in-memory pipe, so nothing waits on the operating
+//! system: the test runs under tokio's paused clock (`#[tokio::test(start_paused = true)]`), and a
+//! consumer that sleeps, ticks or times out is tested deterministically, without waiting for real time.
+//! Everything else is the same server (handshake, dispatch, error modes, limits).
 //!
 //! Every receive waits at most [`WebsocketCommunicator::TIMEOUT`] and then fails with
 //! [`TestError::Timeout`], so a consumer that never answers fails the test instead of hanging it.
+//!
+//! # Cancel safety
+//! The receives are cancel-safe: a frame is returned, or left for the next receive. A send or a
+//! handshake that is cancelled may have been sent in part.
 //!
 //! ```
 //! use channels_runtime::routing::{Consumer, Route, Routing};
@@ -17,20 +27,39 @@
 //! let mut client = WebsocketCommunicator::connect(&server, "/chat/").await?;
 //! client.send_text("hello").await?;
 //! assert_eq!(client.receive_text().await?, "hello");
+//! assert!(client.receive_nothing().await?);
 //! # Ok(()) }
 //! ```
+//!
+//! | Channels (`channels.testing`) | here |
+//! |---|---|
+//! | `WebsocketCommunicator(application, "/chat/", headers=[...], subprotocols=[...])` | `WebsocketCommunicator::build(&server, "/chat/").header(..).cookie(..).origin(..).subprotocols([..])` |
+//! | `connected, subprotocol = await communicator.connect()` | `.connect().await?` (a refused handshake is [`TestError::Refused`]), then `.subprotocol()` |
+//! | `await communicator.send_to(text_data=...)` / `send_json_to(data)` | `send_text(..)` / `send_json_to(&data)` |
+//! | `await communicator.receive_from()` / `receive_json_from()` | `receive_from()` / `receive_json_from()` |
+//! | `assert await communicator.receive_nothing()` | `assert!(client.receive_nothing().await?)` |
+//! | `await communicator.disconnect()` | `client.disconnect().await?` |
+//! | `HttpCommunicator(application, "GET", "/")`, `await communicator.get_response()` | `HttpCommunicator::new(&server, "GET", "/").get_response().await?` |
+//! | `ApplicationCommunicator` with a paused clock | [`TestServer::in_process`] under `#[tokio::test(start_paused = true)]` |
 
+mod http;
+mod transport;
+mod websocket;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::tungstenite;
 
 use crate::layer::InMemoryLayer;
 use crate::routing::Routing;
 use crate::{Server, ServerConfig, ServerError, ServerHandle};
+
+pub use http::{HttpCommunicator, TestResponse};
+pub use websocket::{WebsocketCommunicator, WebsocketRequest};
+
+use transport::Transport;
 
 /// What can go wrong while testing.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +85,15 @@ pub enum TestError {
     /// The WebSocket failed.
     #[error(transparent)]
     WebSocket(#[from] tungstenite::Error),
+    /// The HTTP exchange failed (the connection broke, the response was malformed).
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+    /// The request could not be built (a header value with a newline, say).
+    #[error("invalid request: {0}")]
+    Request(String),
+    /// The server could not be reached.
+    #[error("could not connect: {0}")]
+    Connect(#[from] std::io::Error),
     /// The server could not start.
     #[error(transparent)]
     Server(#[from] ServerError),
@@ -64,160 +102,110 @@ pub enum TestError {
     Json(#[from] serde_json::Error),
 }
 
-/// A server on `127.0.0.1:<free port>` with its own [`InMemoryLayer`], stopped when dropped.
+/// A server for tests with its own [`InMemoryLayer`], stopped when dropped: on `127.0.0.1:<free port>`
+/// ([`start`](Self::start)) or in process ([`in_process`](Self::in_process)). The communicators work the
+/// same with both.
 #[derive(Debug)]
 pub struct TestServer {
     handle: ServerHandle,
     layer: InMemoryLayer,
+    transport: Transport,
 }
 
 impl TestServer {
-    /// Starts `routing` with default limits.
+    /// Starts `routing` on a free loopback port, with default limits.
     pub async fn start(routing: Routing) -> Result<TestServer, TestError> {
         TestServer::start_with(routing, ServerConfig::default()).await
     }
 
-    /// Starts `routing` with `config`.
+    /// Starts `routing` on a free loopback port, with `config`.
     pub async fn start_with(
         routing: Routing,
         config: ServerConfig,
     ) -> Result<TestServer, TestError> {
         let layer = InMemoryLayer::new();
-        let handle = Server::new(routing)
-            .with_layer(Arc::new(layer.clone()))
-            .with_config(config)
-            .spawn("127.0.0.1:0")
-            .await?;
-        Ok(TestServer { handle, layer })
+        let handle = server(routing, &layer, config).spawn("127.0.0.1:0").await?;
+        let transport = Transport::Socket(handle.local_addr());
+        Ok(TestServer {
+            handle,
+            layer,
+            transport,
+        })
     }
 
-    /// The running server (address, connection count).
+    /// Starts `routing` in process, without a socket: each communicator talks to the server through an
+    /// in-memory pipe. Under tokio's paused clock (`#[tokio::test(start_paused = true)]`, a
+    /// current-thread runtime) timers then fire as soon as every task waits, so timing-dependent
+    /// consumers test deterministically.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use channels_runtime::routing::{Consumer, Route, Routing};
+    /// use channels_runtime::testing::{TestServer, WebsocketCommunicator};
+    /// use channels_runtime::Message;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Answers after an hour: instant under the paused clock.
+    /// let late = Consumer::from_async("late", |m: Message| async move {
+    ///     tokio::time::sleep(Duration::from_secs(3600)).await;
+    ///     m.reply_channel.send_text("an hour later").await
+    /// });
+    /// let routing = Routing::new().route(Route::to("websocket.receive", None, late));
+    /// let server = TestServer::in_process(routing).await?;
+    /// let mut client = WebsocketCommunicator::connect(&server, "/").await?;
+    /// client.send_text("go").await?;
+    /// assert!(client.receive_nothing().await?); // not within 100 ms...
+    /// let long = WebsocketCommunicator::TIMEOUT; // ...nor within the receive timeout...
+    /// assert!(client.receive_nothing_within(long).await?);
+    /// tokio::time::advance(Duration::from_secs(3600)).await;
+    /// assert_eq!(client.receive_text().await?, "an hour later"); // ...but after an hour
+    /// # Ok(()) }
+    /// ```
+    pub async fn in_process(routing: Routing) -> Result<TestServer, TestError> {
+        TestServer::in_process_with(routing, ServerConfig::default()).await
+    }
+
+    /// [`in_process`](Self::in_process), with `config`.
+    pub async fn in_process_with(
+        routing: Routing,
+        config: ServerConfig,
+    ) -> Result<TestServer, TestError> {
+        let layer = InMemoryLayer::new();
+        let handle = server(routing, &layer, config).start_in_process()?;
+        Ok(TestServer {
+            handle,
+            layer,
+            transport: Transport::InProcess,
+        })
+    }
+
+    /// The running server (connection count, shutdown). In process, its `local_addr` is `0.0.0.0:0`.
     pub fn handle(&self) -> &ServerHandle {
         &self.handle
+    }
+
+    /// The loopback address, for a client of your own; `None` in process.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self.transport {
+            Transport::Socket(addr) => Some(addr),
+            Transport::InProcess => None,
+        }
     }
 
     /// The server's layer, to inspect groups (`group_len`) or send from outside consumers.
     pub fn layer(&self) -> &InMemoryLayer {
         &self.layer
     }
+
+    /// The running server and its layer, for tests that manage them themselves.
+    pub fn into_parts(self) -> (ServerHandle, InMemoryLayer) {
+        (self.handle, self.layer)
+    }
 }
 
-/// A WebSocket client for tests (Channels' `WebsocketCommunicator`).
-#[derive(Debug)]
-pub struct WebsocketCommunicator {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
-}
-
-impl WebsocketCommunicator {
-    /// How long a receive waits before failing with [`TestError::Timeout`].
-    pub const TIMEOUT: Duration = Duration::from_secs(10);
-
-    /// Opens a WebSocket to `path` on `server`. A refused handshake is [`TestError::Refused`].
-    pub async fn connect(server: &TestServer, path: &str) -> Result<Self, TestError> {
-        Self::connect_to(server.handle.local_addr(), path).await
-    }
-
-    /// Opens a WebSocket to `path` at `addr`.
-    pub async fn connect_to(addr: std::net::SocketAddr, path: &str) -> Result<Self, TestError> {
-        let url = format!("ws://{addr}{path}");
-        match tokio::time::timeout(Self::TIMEOUT, connect_async(url)).await {
-            Err(_) => Err(TestError::Timeout(Self::TIMEOUT)),
-            Ok(Err(tungstenite::Error::Http(response))) => {
-                Err(TestError::Refused(response.status().as_u16()))
-            }
-            Ok(Err(error)) => Err(error.into()),
-            Ok(Ok((socket, _))) => Ok(WebsocketCommunicator { socket }),
-        }
-    }
-
-    /// Sends a text frame.
-    pub async fn send_text(&mut self, text: &str) -> Result<(), TestError> {
-        Ok(self.socket.send(WsMessage::text(text)).await?)
-    }
-
-    /// Sends a binary frame.
-    pub async fn send_bytes(&mut self, bytes: impl Into<bytes::Bytes>) -> Result<(), TestError> {
-        Ok(self.socket.send(WsMessage::Binary(bytes.into())).await?)
-    }
-
-    /// Sends `value` as JSON text.
-    pub async fn send_json(&mut self, value: &serde_json::Value) -> Result<(), TestError> {
-        self.send_text(&value.to_string()).await
-    }
-
-    /// The next data or close frame, skipping pings and pongs.
-    pub async fn receive(&mut self) -> Result<WsMessage, TestError> {
-        loop {
-            let frame = tokio::time::timeout(Self::TIMEOUT, self.socket.next())
-                .await
-                .map_err(|_| TestError::Timeout(Self::TIMEOUT))?;
-            match frame {
-                None => return Err(TestError::Closed(1006)),
-                Some(Err(error)) => return Err(error.into()),
-                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-                Some(Ok(frame)) => return Ok(frame),
-            }
-        }
-    }
-
-    /// The next text frame.
-    pub async fn receive_text(&mut self) -> Result<String, TestError> {
-        match self.receive().await? {
-            WsMessage::Text(text) => Ok(text.to_string()),
-            WsMessage::Close(frame) => {
-                Err(TestError::Closed(frame.map_or(1005, |f| u16::from(f.code))))
-            }
-            other => Err(TestError::Unexpected {
-                expected: "a text frame",
-                got: format!("{other:?}"),
-            }),
-        }
-    }
-
-    /// The next text frame, parsed as JSON.
-    pub async fn receive_json(&mut self) -> Result<serde_json::Value, TestError> {
-        Ok(serde_json::from_str(&self.receive_text().await?)?)
-    }
-
-    /// The next binary frame.
-    pub async fn receive_bytes(&mut self) -> Result<bytes::Bytes, TestError> {
-        match self.receive().await? {
-            WsMessage::Binary(bytes) => Ok(bytes),
-            WsMessage::Close(frame) => {
-                Err(TestError::Closed(frame.map_or(1005, |f| u16::from(f.code))))
-            }
-            other => Err(TestError::Unexpected {
-                expected: "a binary frame",
-                got: format!("{other:?}"),
-            }),
-        }
-    }
-
-    /// Waits for the server to close, completes the closing handshake, and returns the close code.
-    pub async fn receive_close(&mut self) -> Result<u16, TestError> {
-        let code = match self.receive().await? {
-            WsMessage::Close(frame) => frame.map_or(1005, |f| u16::from(f.code)),
-            other => {
-                return Err(TestError::Unexpected {
-                    expected: "a close frame",
-                    got: format!("{other:?}"),
-                });
-            }
-        };
-        // Reading on sends our close reply, so the server sees a clean close at once.
-        while let Ok(Some(Ok(_))) = tokio::time::timeout(Self::TIMEOUT, self.socket.next()).await {}
-        Ok(code)
-    }
-
-    /// Closes with code 1000 and waits for the server's reply.
-    pub async fn disconnect(mut self) -> Result<(), TestError> {
-        self.socket.close(None).await?;
-        while let Ok(Some(Ok(_))) = tokio::time::timeout(Self::TIMEOUT, self.socket.next()).await {}
-        Ok(())
-    }
-
-    /// The underlying client socket, for anything else (raw frames, pings).
-    pub fn socket(&mut self) -> &mut WebSocketStream<MaybeTlsStream<TcpStream>> {
-        &mut self.socket
-    }
+fn server(routing: Routing, layer: &InMemoryLayer, config: ServerConfig) -> Server {
+    Server::new(routing)
+        .with_layer(Arc::new(layer.clone()))
+        .with_config(config)
 }

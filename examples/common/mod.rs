@@ -42,12 +42,14 @@ pub async fn serve(routing: Routing) -> std::result::Result<(), Box<dyn std::err
     Ok(())
 }
 
-/// Logs to stderr at `info` (override with `RUST_LOG`).
+/// Logs to stderr at `info` (override with `RUST_LOG`): the server's warnings and errors (a consumer
+/// that failed, an event with no handler, a slow client closed) are `tracing` events, shown only with a
+/// subscriber. Keeps a subscriber installed already (an embedding program's).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
+        .try_init();
 }

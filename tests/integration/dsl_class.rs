@@ -123,12 +123,12 @@ async fn typed_events_reach_their_handler_with_the_instance_state() {
 }
 
 #[tokio::test]
-async fn an_event_without_handler_is_dropped_not_fatal() {
+async fn an_event_without_handler_closes_with_1011_as_in_channels_4() {
     let (server, _layer) = start(channel_routing()).await;
     let mut a = connect(server.local_addr(), "/count/drop/").await;
     send_text(&mut a, "bogus").await;
     assert_eq!(next_text(&mut a).await, "sent bogus");
-    // The connection still works after the unhandled event.
-    send_text(&mut a, "x").await;
-    assert_eq!(next_text(&mut a).await, "drop 102");
+    // Channels 4 raises `ValueError: No handler for message type` and closes (errors_modes.rs has
+    // Channels 1.x's "log and keep open").
+    assert_eq!(common::close_code(&mut a).await, 1011);
 }

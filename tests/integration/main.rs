@@ -21,17 +21,32 @@ mod rooms;
 #[path = "../../examples/ticker.rs"]
 #[allow(dead_code)]
 mod ticker;
+#[path = "../../examples/tutorial_chat.rs"]
+#[allow(dead_code)]
+mod tutorial_chat;
 
 mod bench_smoke;
+mod browser_tutorial_chat;
+mod delivery_slow_clients;
+mod demux_streams;
 mod docs_readme;
 mod dsl_class;
+mod dsl_class_helpers;
 mod dsl_class_new_once;
 mod dsl_groups;
 mod dsl_hygiene;
 mod dsl_routing;
+mod errors_group_names;
+mod errors_modes;
 mod example_chat;
 mod example_echo;
 mod example_rooms;
+mod example_tutorial_chat;
+mod fuzz_regressions;
+mod harness_communicators;
+mod interop_django;
+mod interop_support;
+mod json_consumers;
 mod layer_conformance;
 mod layer_per_server;
 mod realtime_push;
@@ -40,6 +55,10 @@ mod redis_layer;
 mod redis_outage;
 mod redis_support;
 mod routing_channels4;
+mod routing_fields;
+mod routing_workers;
+mod server_builtin_events;
 mod server_connect;
+mod server_disconnects;
 mod server_http;
 mod workers;

@@ -6,6 +6,7 @@ use channels_names::route::{Converter, route_to_regex};
 use syn::LitStr;
 
 use super::lang::Lang;
+use super::name_safe::not_name_captures;
 use super::names::{check_event, is_custom_channel};
 use super::regex::check_path;
 use super::style::{check_v2, v2_regex};
@@ -20,6 +21,8 @@ pub struct UrlInfo {
     pub captures: Vec<String>,
     /// Those taken with Django's `int` converter.
     pub ints: Vec<String>,
+    /// Those that can hold characters a group name can't have, with one such character.
+    pub not_names: Vec<(String, String)>,
 }
 
 /// The checked Channels 2+ entries: for each `re_path`/`path` entry, in the order `expand` walks them
@@ -170,6 +173,7 @@ fn pattern(entry: &UrlEntry, endpoint: bool, cx: &mut Ctxt) -> UrlInfo {
     let mut info = UrlInfo {
         captures: Vec::new(),
         ints: Vec::new(),
+        not_names: Vec::new(),
     };
     match entry.kind {
         UrlKind::RePath => {
@@ -177,6 +181,7 @@ fn pattern(entry: &UrlEntry, endpoint: bool, cx: &mut Ctxt) -> UrlInfo {
                 return info;
             };
             info.captures = names;
+            info.not_names = not_name_captures(&value);
         }
         UrlKind::Path => {
             if value.starts_with('^') || value.ends_with('$') || value.contains("(?P<") {
@@ -191,6 +196,7 @@ fn pattern(entry: &UrlEntry, endpoint: bool, cx: &mut Ctxt) -> UrlInfo {
             }
             match route_to_regex(&value) {
                 Ok(route) => {
+                    info.not_names = not_name_captures(&route.regex(true));
                     for (name, converter) in route.captures() {
                         info.captures.push(name.to_owned());
                         if converter == Converter::Int {

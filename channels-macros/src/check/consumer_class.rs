@@ -8,7 +8,7 @@ use super::groups::{GroupTemplate, groups};
 use super::params::{MessageArg, Param, check_not_generic, named_params};
 use crate::ctxt::Ctxt;
 use crate::exports::Exports;
-use crate::parse::ConsumerArgs;
+use crate::parse::{ConsumerArgs, ErrorMode};
 
 /// Which message a class-based consumer's method handles.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub enum HandlerKind {
     Receive,
     /// `disconnect`: `websocket.disconnect`.
     Disconnect,
+    /// `receive_json`: `websocket.receive`, its text decoded (Channels' `JsonWebsocketConsumer`).
+    ReceiveJson,
     /// A typed event: `chat.message` -> `chat_message`.
     Event,
 }
@@ -34,6 +36,8 @@ pub enum HandlerArg {
     MessageOrEvent(Type),
     /// The event's payload, built from its JSON.
     Event(Type),
+    /// `receive_json`'s content, decoded from the frame's text with the class's `decode_json`.
+    Content(Type),
 }
 
 /// One method of the `#[consumer]` block.
@@ -62,18 +66,24 @@ pub struct ClassModel {
     pub handlers: Vec<Handler>,
     /// `groups = [...]`.
     pub groups: Vec<GroupTemplate>,
+    /// `errors = "..."`, if given.
+    pub errors: Option<ErrorMode>,
     /// Where the runtime is.
     pub exports: Exports,
 }
 
 /// Checks a class-based consumer's `impl` block and arguments.
 pub fn consumer_impl(item: &syn::ItemImpl, args: &ConsumerArgs, cx: &mut Ctxt) -> ClassModel {
-    if let Some(atomic) = &args.atomic {
-        cx.spanned(
-            atomic,
-            "`atomic` applies to function consumers; a class-based consumer's sends leave at once\n\
-             help: remove `atomic`, or route a `#[consumer(atomic)] async fn` instead",
-        );
+    for (flag, held) in [(&args.atomic, "atomic"), (&args.buffered, "buffered")] {
+        if let Some(flag) = flag {
+            cx.spanned(
+                flag,
+                format!(
+                    "`{held}` applies to function consumers; a class-based consumer's sends leave at once\n\
+                     help: remove `{held}`, or route a `#[consumer({held})] async fn` instead"
+                ),
+            );
+        }
     }
     let name = match &*item.self_ty {
         Type::Path(p) => p
@@ -108,6 +118,25 @@ pub fn consumer_impl(item: &syn::ItemImpl, args: &ConsumerArgs, cx: &mut Ctxt) -
             continue;
         };
         let sig = &method.sig;
+        if let Some(helper) = method.attrs.iter().find(|a| is_helper(a)) {
+            if ["new", "connect", "receive", "disconnect"].contains(&sig.ident.to_string().as_str())
+            {
+                cx.spanned(
+                    helper,
+                    format!(
+                        "`{}` can't be a `#[helper]`: the class calls it for {}\nhelp: remove \
+                         `#[helper]`, or rename the helper",
+                        sig.ident,
+                        if sig.ident == "new" {
+                            "each connection".to_owned()
+                        } else {
+                            format!("`websocket.{}`", sig.ident)
+                        }
+                    ),
+                );
+            }
+            continue;
+        }
         check_not_generic(&sig.generics, &format!("handler `{}`", sig.ident), cx);
         if sig.ident == "new" {
             new = Some(check_new(sig, &name, cx));
@@ -115,14 +144,34 @@ pub fn consumer_impl(item: &syn::ItemImpl, args: &ConsumerArgs, cx: &mut Ctxt) -
             handlers.push(handler);
         }
     }
+    let receive = handlers.iter().find(|h| h.kind == HandlerKind::Receive);
+    if let (Some(_), Some(json)) = (
+        receive,
+        handlers.iter().find(|h| h.kind == HandlerKind::ReceiveJson),
+    ) {
+        cx.spanned(
+            &json.ident,
+            format!(
+                "`{name}` has both `receive` and `receive_json`: each frame goes to one of them\nhelp: \
+                 keep `receive_json` (Channels' `JsonWebsocketConsumer`: frames are decoded for it) \
+                 and remove `receive`, or keep `receive` and decode in it"
+            ),
+        );
+    }
     ClassModel {
         self_ty: (*item.self_ty).clone(),
         name,
         new,
         handlers,
         groups: groups(args, cx),
+        errors: args.errors,
         exports: Exports::new(args.krate.clone()),
     }
+}
+
+/// `#[helper]`: a method of the block that is not an event handler.
+pub fn is_helper(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("helper")
 }
 
 /// `fn new(capture: Type, ...) -> Self`: its parameters are path captures.
@@ -142,6 +191,7 @@ fn check_new(sig: &syn::Signature, name: &str, cx: &mut Ctxt) -> Vec<Param> {
     named_params(
         sig.inputs.iter().filter(|a| matches!(a, FnArg::Typed(_))),
         &format!("{name}::new"),
+        false,
         cx,
     )
 }
@@ -155,8 +205,8 @@ fn check_handler(sig: &syn::Signature, name: &str, cx: &mut Ctxt) -> Option<Hand
             ident,
             format!(
                 "handler names can't start with `_`: Channels refuses to dispatch an event \
-                 type to `{method_name}`\nhelp: rename it, or move helper methods to an `impl \
-                 {name}` block without `#[consumer]`"
+                 type to `{method_name}`\nhelp: for a helper method, put `#[helper]` above it (or \
+                 move it to an `impl {name}` block without `#[consumer]`); for a handler, rename it"
             ),
         );
         return None;
@@ -165,6 +215,7 @@ fn check_handler(sig: &syn::Signature, name: &str, cx: &mut Ctxt) -> Option<Hand
         "connect" => HandlerKind::Connect,
         "receive" => HandlerKind::Receive,
         "disconnect" => HandlerKind::Disconnect,
+        "receive_json" => HandlerKind::ReceiveJson,
         _ => HandlerKind::Event,
     };
     let mut inputs = sig.inputs.iter();
@@ -176,8 +227,9 @@ fn check_handler(sig: &syn::Signature, name: &str, cx: &mut Ctxt) -> Option<Hand
                 span,
                 format!(
                     "handler `{method_name}` must take `&mut self`: one instance serves every \
-                     event of a connection\nhelp: write `fn {method_name}(&mut self, ...)`, or \
-                     move helpers to an `impl {name}` block without `#[consumer]`"
+                     event of a connection\nhelp: write `fn {method_name}(&mut self, ...)`; for a \
+                     helper method, put `#[helper]` above it (or move it to an `impl {name}` block \
+                     without `#[consumer]`)"
                 ),
             );
             return None;
@@ -189,23 +241,46 @@ fn check_handler(sig: &syn::Signature, name: &str, cx: &mut Ctxt) -> Option<Hand
             FnArg::Receiver(_) => None,
         })
         .collect();
-    let most = if kind == HandlerKind::Event { 2 } else { 1 };
+    let most = if matches!(kind, HandlerKind::Event | HandlerKind::ReceiveJson) {
+        2
+    } else {
+        1
+    };
     for extra in typed.iter().skip(most) {
-        let expected = if kind == HandlerKind::Event {
-            format!(
+        let expected = match kind {
+            HandlerKind::Event => format!(
                 "`(&mut self, message: Message, event: T)`, where `T: Deserialize` is the \
                  payload of a `\"type\": \"{}\"` event",
                 method_name.replace('_', ".")
-            )
-        } else {
-            "`(&mut self, message: Message)`".to_owned()
+            ),
+            HandlerKind::ReceiveJson => "`(&mut self, message: Message, content: T)`, where \
+                 `T: Deserialize` is the frame's JSON"
+                .to_owned(),
+            _ => "`(&mut self, message: Message)`".to_owned(),
         };
         cx.spanned(
             extra,
-            format!("unexpected parameter: `{method_name}` takes {expected}"),
+            format!(
+                "unexpected parameter: `{method_name}` takes {expected}\nhelp: for a helper \
+                 method, put `#[helper]` above it"
+            ),
         );
     }
     let args = match (kind, typed.as_slice()) {
+        (HandlerKind::ReceiveJson, []) => {
+            cx.error(
+                sig.paren_token.span.join(),
+                "`receive_json` takes the frame's JSON: `(&mut self, message: Message, content: T)` \
+                 or `(&mut self, content: T)`, where `T: Deserialize` (`serde_json::Value` for any \
+                 JSON)",
+            );
+            return None;
+        }
+        (HandlerKind::ReceiveJson, [only]) => vec![HandlerArg::Content((*only.ty).clone())],
+        (HandlerKind::ReceiveJson, [message, content, ..]) => vec![
+            HandlerArg::Message(MessageArg::of(&message.ty)),
+            HandlerArg::Content((*content.ty).clone()),
+        ],
         (_, []) => Vec::new(),
         (HandlerKind::Event, [only]) => match MessageArg::of(&only.ty) {
             MessageArg::ByRef => vec![HandlerArg::Message(MessageArg::ByRef)],

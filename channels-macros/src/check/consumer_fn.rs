@@ -8,7 +8,7 @@ use super::groups::{GroupTemplate, groups};
 use super::params::{MessageArg, Param, check_not_generic, named_params};
 use crate::ctxt::Ctxt;
 use crate::exports::Exports;
-use crate::parse::ConsumerArgs;
+use crate::parse::{ConsumerArgs, ErrorMode};
 
 /// A checked `#[consumer] fn`: what `expand` reads.
 pub struct FnModel {
@@ -30,6 +30,12 @@ pub struct FnModel {
     pub groups: Vec<GroupTemplate>,
     /// Sends are held until the consumer returns `Ok`.
     pub atomic: bool,
+    /// Sends are held until the consumer returns, and sent whatever it returned.
+    pub buffered: bool,
+    /// `errors = "..."`, if given.
+    pub errors: Option<ErrorMode>,
+    /// The parameters that `group!` templates in the body put in a group name (see `body_groups`).
+    pub name_captures: Vec<String>,
     /// Where the runtime is.
     pub exports: Exports,
 }
@@ -38,13 +44,22 @@ pub struct FnModel {
 pub fn consumer_fn(item: &syn::ItemFn, args: &ConsumerArgs, cx: &mut Ctxt) -> FnModel {
     let sig = &item.sig;
     let name = sig.ident.to_string();
-    if let (Some(atomic), None) = (&args.atomic, &sig.asyncness) {
+    for (flag, held) in [(&args.atomic, "atomic"), (&args.buffered, "buffered")] {
+        if let (Some(flag), None) = (flag, &sig.asyncness) {
+            cx.spanned(
+                flag,
+                format!(
+                    "`{held}` holds an async consumer's sends until it returns; `{name}` is a sync `fn`, whose sends always leave at once\n\
+                     help: make it `async fn`, or remove `{held}`"
+                ),
+            );
+        }
+    }
+    if let (Some(_), Some(buffered)) = (&args.atomic, &args.buffered) {
         cx.spanned(
-            atomic,
-            format!(
-                "`atomic` holds an async consumer's sends until it returns; `{name}` is a sync `fn`, whose sends always leave at once\n\
-                 help: make it `async fn`, or remove `atomic`"
-            ),
+            buffered,
+            "`atomic` and `buffered` both hold the sends, and disagree on a failure: `atomic` \
+             discards them, `buffered` sends them (Channels 1.x)\nhelp: keep one",
         );
     }
     check_not_generic(&sig.generics, &format!("consumer `{name}`"), cx);
@@ -85,7 +100,14 @@ pub fn consumer_fn(item: &syn::ItemFn, args: &ConsumerArgs, cx: &mut Ctxt) -> Fn
             (MessageArg::ByValue, sig.ident.span())
         }
     };
-    let params = named_params(inputs, &name, cx);
+    let params = named_params(inputs, &name, true, cx);
+    let names: Vec<String> = params
+        .iter()
+        .filter(|p| !p.pattern)
+        .map(|p| p.ident.to_string())
+        .collect();
+    let body = quote::ToTokens::to_token_stream(&item.block);
+    let name_captures = super::body_groups::capture_placeholders(&body, &names);
     let ret_span = match &sig.output {
         syn::ReturnType::Default => sig.ident.span(),
         syn::ReturnType::Type(_, ty) => {
@@ -109,6 +131,9 @@ pub fn consumer_fn(item: &syn::ItemFn, args: &ConsumerArgs, cx: &mut Ctxt) -> Fn
         ret_span,
         groups: groups(args, cx),
         atomic: args.atomic.is_some(),
+        buffered: args.buffered.is_some(),
+        errors: args.errors,
+        name_captures,
         exports: Exports::new(args.krate.clone()),
     }
 }

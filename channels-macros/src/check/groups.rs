@@ -16,12 +16,15 @@ pub struct GroupTemplate {
     pub lit: LitStr,
     /// The capture names of its placeholders, in order.
     pub placeholders: Vec<String>,
+    /// The literal text around the placeholders: one more than there are placeholders.
+    pub segments: Vec<String>,
 }
 
 /// Checks a group name literal; with `templates`, `{capture}` placeholders are allowed.
 pub fn group_name(lit: &LitStr, templates: bool) -> Result<GroupTemplate, syn::Error> {
     let value = lit.value();
     let mut placeholders = Vec::new();
+    let mut segments = Vec::new();
     // The name with each placeholder filled in by one valid byte, and where each of its bytes is in
     // `value`, so a bad character is reported at its place in the template.
     let mut fixed = String::new();
@@ -60,11 +63,13 @@ pub fn group_name(lit: &LitStr, templates: bool) -> Result<GroupTemplate, syn::E
             )));
         }
         placeholders.push(name.to_owned());
+        segments.push(value[start..open].to_owned());
         fixed.push('x');
         offsets.push(open);
         start = open + 1 + close + 1;
     }
     fixed.push_str(&value[start..]);
+    segments.push(value[start..].to_owned());
     offsets.extend(start..value.len());
     if let Err(error) = validate_group_name(&fixed) {
         let reason = if placeholders.is_empty() {
@@ -77,6 +82,7 @@ pub fn group_name(lit: &LitStr, templates: bool) -> Result<GroupTemplate, syn::E
     Ok(GroupTemplate {
         lit: lit.clone(),
         placeholders,
+        segments,
     })
 }
 
@@ -118,6 +124,7 @@ mod tests {
     fn group_templates() {
         let g = group_name(&lit("room.{room}.{user}"), true).unwrap();
         assert_eq!(g.placeholders, ["room", "user"]);
+        assert_eq!(g.segments, ["room.", ".", ""]);
         assert!(group_name(&lit("room.{room}"), false).is_err());
         assert!(group_name(&lit("room.{room"), true).is_err());
         assert!(group_name(&lit("room}"), true).is_err());

@@ -90,34 +90,44 @@ impl Lang {
 
     /// Whether every path this language matches is matched by `earlier` too; `None` when the question
     /// is too large to settle.
+    ///
+    /// Both DFAs run over the same text. A match state after a byte means the text before it matched
+    /// (a prefix: the route matches every path going on from there); a match after the end-of-input
+    /// transition means the text itself matched (patterns ending in `$` or `\z` only match so). A
+    /// counterexample is a text that `self` matches and `earlier` matches no prefix of.
     pub fn shadowed_by(&self, earlier: &Lang) -> Option<bool> {
         let (a, b) = (earlier, self);
-        let mut seen = HashSet::from([(a.start, b.start)]);
-        let mut queue = VecDeque::from([(a.start, b.start)]);
+        // `None` for `self`: it already matched a prefix, so it matches whatever follows.
+        let start = (a.start, Some(b.start));
+        let mut seen = HashSet::from([start]);
+        let mut queue = VecDeque::from([start]);
         while let Some((sa, sb)) = queue.pop_front() {
-            // The text read so far: once `earlier` matched a prefix, it takes every path going on from
-            // here; if `self` matches the text and `earlier` never did, that path is a counterexample.
-            if a.accepts_here(sa) {
-                continue;
-            }
-            if b.accepts_here(sb) {
+            let b_here = sb.is_none_or(|sb| b.accepts_here(sb));
+            if b_here && !a.accepts_here(sa) {
                 return Some(false);
             }
-            if b.dfa.is_dead_state(sb) {
-                continue;
-            }
-            if b.dfa.is_quit_state(sb) || a.dfa.is_quit_state(sa) {
+            if a.dfa.is_quit_state(sa) || sb.is_some_and(|sb| b.dfa.is_quit_state(sb)) {
                 return None;
             }
             for byte in 0..=255u8 {
-                let (na, nb) = (a.dfa.next_state(sa, byte), b.dfa.next_state(sb, byte));
-                // Match states are one byte late: a match here means the text before `byte` matched.
+                let na = a.dfa.next_state(sa, byte);
+                // `earlier` matched the text before `byte`: it takes every path from here.
                 if a.dfa.is_match_state(na) {
                     continue;
                 }
-                if b.dfa.is_match_state(nb) {
-                    return Some(false);
-                }
+                let nb = match sb {
+                    None => None,
+                    Some(sb) => {
+                        let nb = b.dfa.next_state(sb, byte);
+                        if b.dfa.is_match_state(nb) {
+                            None
+                        } else if b.dfa.is_dead_state(nb) {
+                            continue;
+                        } else {
+                            Some(nb)
+                        }
+                    }
+                };
                 if seen.insert((na, nb)) {
                     if seen.len() > PAIR_LIMIT {
                         return None;
@@ -163,5 +173,22 @@ mod tests {
         let a = lang(r"\A(?:^/a/)");
         let b = lang(r"\A(?:^/b/)");
         assert_eq!(a.shadowed_by(&b), Some(false));
+        // Anchored at the end: only the empty path.
+        let empty = lang(r"^\z");
+        let page = lang(r"^(?P<page>[-a-zA-Z0-9_]+)/\z");
+        assert_eq!(page.shadowed_by(&empty), Some(false));
+        assert_eq!(empty.shadowed_by(&page), Some(false));
+        let prefix = lang(r"\A(?s:.)*?(?:^ws/)");
+        let room = lang(r"^ws/room/\z");
+        assert_eq!(room.shadowed_by(&prefix), Some(true));
+        // `a` then anything vs `ab` exactly.
+        assert_eq!(
+            lang(r"\A(?:a)").shadowed_by(&lang(r"\A(?:ab)")),
+            Some(false)
+        );
+        assert_eq!(
+            lang(r"\A(?:ab)\z").shadowed_by(&lang(r"\A(?:a)")),
+            Some(true)
+        );
     }
 }

@@ -16,10 +16,12 @@
 //! capture or an extractor.
 
 mod asgi;
+mod body_groups;
 mod consumer_class;
 mod consumer_fn;
 mod groups;
 mod lang;
+mod name_safe;
 mod names;
 mod params;
 mod regex;
@@ -27,7 +29,8 @@ mod style;
 mod table;
 
 pub use asgi::UrlInfo;
-pub use consumer_class::{ClassModel, Handler, HandlerArg, HandlerKind, consumer_impl};
+pub use body_groups::{group_call, placeholders};
+pub use consumer_class::{ClassModel, Handler, HandlerArg, HandlerKind, consumer_impl, is_helper};
 pub use consumer_fn::{FnModel, consumer_fn};
 pub use groups::{GroupTemplate, group_name};
 pub use params::{MessageArg, Param};

@@ -18,6 +18,9 @@ pub struct Param {
     pub ty: Type,
     /// `Cow<str>`: not `FromStr`, so parsed as a `String` and handed over as `Cow::Owned`.
     pub cow_str: bool,
+    /// Written as a pattern (`Json(chat): Json<ChatIn>`): an extractor, never a capture (a capture is
+    /// named by its parameter); `ident` is then a generated name, `channels_pattern<position>`.
+    pub pattern: bool,
 }
 
 /// How a consumer takes the message: by reference when its type is written `&T`.
@@ -59,17 +62,24 @@ pub fn check_not_generic(generics: &syn::Generics, what: &str, cx: &mut Ctxt) {
     }
 }
 
-/// Named parameters: each must be a plain name, which says which capture fills it.
+/// Named parameters: a path capture's name says which capture fills it. With `patterns`, a parameter
+/// may be a pattern (`Json(chat): Json<ChatIn>`), which makes it an extractor (checked by its type).
 pub fn named_params<'a>(
     inputs: impl Iterator<Item = &'a FnArg>,
     consumer: &str,
+    patterns: bool,
     cx: &mut Ctxt,
 ) -> Vec<Param> {
     let mut params: Vec<Param> = Vec::new();
-    for arg in inputs {
+    for (i, arg) in inputs.enumerate() {
         let FnArg::Typed(pt) = arg else { continue };
+        let mut pattern = false;
         let ident = match &*pt.pat {
             Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => pi.ident.clone(),
+            Pat::TupleStruct(_) | Pat::Struct(_) if patterns => {
+                pattern = true;
+                syn::Ident::new(&format!("channels_pattern{i}"), pt.pat.span())
+            }
             other => {
                 cx.spanned(
                     other,
@@ -88,8 +98,9 @@ pub fn named_params<'a>(
         }
         params.push(Param {
             ident,
-            cow_str: is_cow_str(&pt.ty),
+            cow_str: !pattern && is_cow_str(&pt.ty),
             ty: (*pt.ty).clone(),
+            pattern,
         });
     }
     params

@@ -36,6 +36,11 @@ fn regex_diagram(display: &str) -> String {
 
 /// Checks a path regex; its named captures, in order.
 pub fn check_path(lit: &LitStr, cx: &mut Ctxt) -> Option<Vec<String>> {
+    check_regex(lit, "path", cx)
+}
+
+/// Checks the regex of a path or field pattern (`what`); its named captures, in order.
+pub fn check_regex(lit: &LitStr, what: &str, cx: &mut Ctxt) -> Option<Vec<String>> {
     let pattern = lit.value();
     if let Some(at) = pattern.find("(?P=") {
         let end = pattern[at..]
@@ -70,10 +75,10 @@ pub fn check_path(lit: &LitStr, cx: &mut Ctxt) -> Option<Vec<String>> {
                     BACKREFERENCE_HELP,
                 ),
                 ast::ErrorKind::GroupNameDuplicate { .. } => (
-                    "invalid path regex: duplicate capture group name".to_owned(),
+                    format!("invalid {what} regex: duplicate capture group name"),
                     "\nhelp: give each capture its own name: each becomes one parameter of the consumer",
                 ),
-                kind => (format!("invalid path regex: {kind}"), ""),
+                kind => (format!("invalid {what} regex: {kind}"), ""),
             };
             cx.spanned(
                 lit,
@@ -89,7 +94,7 @@ pub fn check_path(lit: &LitStr, cx: &mut Ctxt) -> Option<Vec<String>> {
         cx.spanned(
             lit,
             format!(
-                "invalid path regex: {}\n{}",
+                "invalid {what} regex: {}\n{}",
                 e.kind(),
                 regex_diagram(&e.to_string())
             ),

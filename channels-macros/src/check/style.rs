@@ -63,25 +63,84 @@ pub fn check_v2(lit: &LitStr, kind: UrlKind, endpoint: bool, cx: &mut Ctxt) {
     if lang.can_match_first(|b| b != b'/') {
         return;
     }
-    let (fixed, quoted) = match kind {
+    let (fixed, quoted, or) = match kind {
         UrlKind::RePath => {
             let body = pattern.strip_prefix('^').unwrap_or(&pattern);
             let anchor = if pattern.starts_with('^') { "^" } else { "" };
             let fixed = format!("{anchor}{}", body.trim_start_matches('/'));
-            (format!("r\"{fixed}\""), format!("r\"{pattern}\""))
+            let quoted = format!("r\"{pattern}\"");
+            let or = format!(
+                "; a Channels 1.x pattern (matched against the whole path, `/` included) goes in a \
+                 Channels 1.x table: `route_class(Consumer, path = {quoted})`"
+            );
+            (format!("r\"{fixed}\""), quoted, or)
         }
         UrlKind::Path => (
             format!("\"{}\"", pattern.trim_start_matches('/')),
             format!("\"{pattern}\""),
+            String::new(),
         ),
     };
     cx.spanned(
         lit,
         format!(
             "this pattern never matches: a `URLRouter` matches the path without its leading `/` \
-             (Channels 2+), and {quoted} needs one\n\
-             help: write {fixed}; a Channels 1.x pattern (matched against the whole path, `/` \
-             included) goes in a Channels 1.x table: `route_class(Consumer, path = {quoted})`"
+             (Channels 2+), and {quoted} needs one\nhelp: write {fixed}{or}"
         ),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proc_macro2::Span;
+
+    fn errors(check: impl FnOnce(&LitStr, &mut Ctxt), pattern: &str) -> Option<String> {
+        let mut cx = Ctxt::default();
+        check(&LitStr::new(pattern, Span::call_site()), &mut cx);
+        cx.finish().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn channels1_patterns_must_allow_the_leading_slash() {
+        let v1 = |lit: &LitStr, cx: &mut Ctxt| check_v1(lit, "path pattern", cx);
+        assert_eq!(errors(v1, r"^/chat/(?P<room>\w+)/$"), None);
+        assert_eq!(errors(v1, r"/chat/"), None);
+        let error = errors(v1, r"^ws/(?P<slug>[-\w_]+)/").unwrap();
+        assert!(
+            error.contains(r#"write `r"^/ws/(?P<slug>[-\w_]+)/"`"#),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn channels2_patterns_must_allow_a_path_without_it() {
+        let re_path = |lit: &LitStr, cx: &mut Ctxt| check_v2(lit, UrlKind::RePath, true, cx);
+        let path = |lit: &LitStr, cx: &mut Ctxt| check_v2(lit, UrlKind::Path, true, cx);
+        assert_eq!(errors(re_path, r"ws/chat/(?P<room_name>\w+)/$"), None);
+        // Searched: a `/` inside the path is fine.
+        assert_eq!(errors(re_path, r"/chat/"), None);
+        assert!(
+            errors(re_path, r"^/ws/")
+                .unwrap()
+                .contains(r#"write r"^ws/""#)
+        );
+        assert_eq!(errors(path, "ws/notification/"), None);
+        assert_eq!(errors(path, ""), None);
+        assert!(errors(path, "/ws/").unwrap().contains(r#"write "ws/""#));
+    }
+
+    #[test]
+    fn each_syntax_is_reduced_to_a_prefix_regex() {
+        assert_eq!(
+            v2_regex(UrlKind::RePath, "a/$", true).unwrap(),
+            r"\A(?:a/$)\z"
+        );
+        assert_eq!(
+            v2_regex(UrlKind::RePath, "a/$", false).unwrap(),
+            r"\A(?s:.)*?(?:a/$)"
+        );
+        assert_eq!(v2_regex(UrlKind::Path, "a/", true).unwrap(), r"^a/\z");
+        assert_eq!(v1_regex("^/a"), r"\A(?:^/a)");
+    }
 }

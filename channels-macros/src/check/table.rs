@@ -7,8 +7,9 @@ use syn::LitStr;
 
 use super::asgi::{CheckedAsgi, asgi};
 use super::lang::Lang;
+use super::name_safe::not_name_captures;
 use super::names::{check_event, is_custom_channel, levenshtein};
-use super::regex::check_path;
+use super::regex::{check_path, check_regex};
 use super::style::{check_v1, v1_regex};
 use crate::ctxt::Ctxt;
 use crate::exports::Exports;
@@ -20,6 +21,11 @@ pub struct CheckedTable<'a> {
     pub table: &'a Table,
     /// Per Channels 1.x entry: its named captures (path, then fields), in order.
     pub captures: Vec<Vec<String>>,
+    /// Per Channels 1.x entry, for each capture: the pattern it is in and how to name that pattern.
+    pub origins: Vec<Vec<(Span, String)>>,
+    /// Per Channels 1.x entry: its captures that can hold characters a group name can't have, with one
+    /// such character.
+    pub not_names: Vec<Vec<(String, String)>>,
     /// The Channels 2+ entries.
     pub asgi: CheckedAsgi,
     /// Where the runtime is.
@@ -45,7 +51,17 @@ pub fn table<'a>(table: &'a Table, cx: &mut Ctxt) -> CheckedTable<'a> {
         );
     }
     let mut captures = Vec::with_capacity(table.entries.len());
+    let mut origins = Vec::with_capacity(table.entries.len());
+    let mut not_names = Vec::with_capacity(table.entries.len());
     for entry in &table.entries {
+        not_names.push(
+            entry
+                .path
+                .iter()
+                .chain(entry.fields.iter().map(|f| &f.pattern))
+                .flat_map(|p| not_name_captures(&p.value()))
+                .collect(),
+        );
         check_entry_names(entry, cx);
         let mut all = match &entry.path {
             Some(path) => {
@@ -61,9 +77,14 @@ pub fn table<'a>(table: &'a Table, cx: &mut Ctxt) -> CheckedTable<'a> {
             }
             None => Vec::new(),
         };
+        let mut from: Vec<(Span, String)> = entry
+            .path
+            .iter()
+            .flat_map(|p| all.iter().map(|_| (p.span(), "the path".to_owned())))
+            .collect();
         for field in &entry.fields {
             check_field(entry, field, cx);
-            for name in check_path(&field.pattern, cx).unwrap_or_default() {
+            for name in check_regex(&field.pattern, "field", cx).unwrap_or_default() {
                 if all.contains(&name) {
                     cx.spanned(
                         &field.pattern,
@@ -74,15 +95,22 @@ pub fn table<'a>(table: &'a Table, cx: &mut Ctxt) -> CheckedTable<'a> {
                     );
                 } else {
                     all.push(name);
+                    from.push((
+                        field.pattern.span(),
+                        format!("field `{}`'s pattern", field.name),
+                    ));
                 }
             }
         }
         captures.push(all);
+        origins.push(from);
     }
     check_reachability(table, &captures, cx);
     CheckedTable {
         table,
         captures,
+        origins,
+        not_names,
         asgi: asgi(table, cx),
         exports: Exports::new(table.krate.clone()),
     }
@@ -130,7 +158,7 @@ fn check_entry_names(entry: &Entry, cx: &mut Ctxt) {
                 );
             }
         }
-        EntryKind::Class { .. } | EntryKind::Include { .. } => {}
+        EntryKind::Class { .. } | EntryKind::Include { .. } | EntryKind::Demultiplexer { .. } => {}
     }
 }
 
@@ -177,6 +205,11 @@ fn check_field(entry: &Entry, field: &Field, cx: &mut Ctxt) {
     );
 }
 
+/// Whether `name` is a custom channel (its messages have no path).
+fn is_custom_channel_name(name: &str) -> bool {
+    channels_names::is_custom_channel(name)
+}
+
 /// Which events an entry takes, for shadowing.
 #[derive(PartialEq)]
 enum Takes {
@@ -209,7 +242,7 @@ fn takes(entry: &Entry) -> Option<Takes> {
             channel: Some(channel),
             ..
         } => Some(Takes::One(channel.value())),
-        EntryKind::Class { .. } => Some(Takes::AllWebSocket),
+        EntryKind::Class { .. } | EntryKind::Demultiplexer { .. } => Some(Takes::AllWebSocket),
         EntryKind::Include { .. } => None,
     }
 }
@@ -240,6 +273,16 @@ pub fn entry_text(entry: &Entry) -> String {
             format!("route_class({}{kwargs}{channel})", path_text(ty))
         }
         EntryKind::Include { target } => format!("include({}{kwargs})", path_text(target)),
+        EntryKind::Demultiplexer { streams } => {
+            let streams: Vec<String> = streams
+                .iter()
+                .map(|(s, ty)| format!("\"{}\": {}", s.value(), path_text(ty)))
+                .collect();
+            format!(
+                "route_demultiplexer(consumers = {{{}}}{kwargs})",
+                streams.join(", ")
+            )
+        }
     }
 }
 
@@ -306,29 +349,41 @@ fn check_reachability(table: &Table, captures: &[Vec<String>], cx: &mut Ctxt) {
                 continue;
             };
             let same = same_path && earlier.fields.len() == later.fields.len();
-            let how = match (&earlier.path, earlier.fields.is_empty()) {
-                (None, true) => "on every path",
-                (None, false) => "on every path with these fields",
-                (Some(_), _) if same => "on the same paths",
-                (Some(_), _) => "on every path this route matches",
+            let custom = matches!(&later_takes, Takes::One(e) if is_custom_channel_name(e));
+            let subject = match (&earlier_takes, &later_takes) {
+                (Takes::AllWebSocket, _) => earlier_takes.describe(),
+                (_, Takes::One(e)) if custom => format!("every \"{e}\" message"),
+                _ => later_takes.describe(),
+            };
+            let condition = match (&earlier.path, earlier.fields.is_empty()) {
+                _ if custom && earlier.fields.is_empty() => "",
+                _ if custom => " with these field values",
+                (None, true) => " on every path",
+                (None, false) => " on every path, with these field values",
+                (Some(_), _) if same => " on the same paths",
+                (Some(_), _) => " on every path this route matches",
+            };
+            let apart = if custom {
+                "different field patterns"
+            } else {
+                "different paths, or field patterns"
             };
             let fix = if same {
-                "remove one of them, or tell them apart: give them different paths, or field \
-                 patterns (`command = r\"^join$\"`) that say which message goes where"
+                format!(
+                    "remove one of them, or tell them apart: give them {apart} (`command = \
+                     r\"^leave$\"`) that say which message goes where"
+                )
             } else {
                 "move this route above it: it is the more specific one, and the first matching \
                  route wins, as in Channels"
+                    .to_owned()
             };
             cx.push(syn::Error::new_spanned(
                 later.spanned(),
                 format!(
-                    "this route can never run: `{}` above takes {} {how} first\nhelp: {fix}",
+                    "this route can never run: `{}` above takes {subject}{condition} first\nhelp: \
+                     {fix}",
                     entry_text(earlier),
-                    if matches!(earlier_takes, Takes::AllWebSocket) {
-                        earlier_takes.describe()
-                    } else {
-                        later_takes.describe()
-                    },
                 ),
             ));
             break;

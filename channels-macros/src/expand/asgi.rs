@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::respan;
-use super::route::{Captures, Target, Via, routed};
+use super::route::{self, Captures, Target, Via, routed};
 use crate::check::{CheckedTable, UrlInfo};
 use crate::exports::{self, Exports};
 use crate::parse::{
@@ -100,7 +100,9 @@ impl Walk<'_> {
                 let captures = Captures {
                     available: Vec::new(),
                     own: &[],
+                    origins: &[],
                     ints: &[],
+                    not_names: &[],
                     has_path: false,
                     at,
                 };
@@ -127,7 +129,9 @@ impl Walk<'_> {
         let captures = Captures {
             available: Vec::new(),
             own: &[],
+            origins: &[],
             ints: &[],
+            not_names: &[],
             has_path: false,
             at: channel.span(),
         };
@@ -186,7 +190,9 @@ impl Walk<'_> {
                 let captures = Captures {
                     available,
                     own: &info.captures,
+                    origins: &[],
                     ints: &info.ints,
+                    not_names: &info.not_names,
                     has_path: true,
                     at: lit.span(),
                 };
@@ -224,51 +230,122 @@ impl Walk<'_> {
         list: &UrlList,
         via: Via,
     ) -> TokenStream {
-        let mut consumers = Vec::new();
-        if captures.is_empty() || !inline_consumers(list, &mut consumers) {
+        if captures.is_empty() {
             return TokenStream::new();
         }
-        let uses: Vec<TokenStream> = consumers
-            .iter()
-            .map(|path| {
-                Target {
-                    path,
-                    via,
-                    in_module: self.in_module,
+        let (mut consumers, mut tables) = (Vec::new(), Vec::new());
+        self.list_uses(list, via, &mut consumers, &mut tables);
+        route::prefix_checks(
+            self.ex,
+            captures,
+            &consumers,
+            &tables,
+            entry.pattern.span(),
+            "under it",
+        )
+    }
+
+    /// What the consumers routed under `list` use (`USES` expressions), and the tables it names.
+    fn list_uses(
+        &self,
+        list: &UrlList,
+        via: Via,
+        consumers: &mut Vec<TokenStream>,
+        tables: &mut Vec<TokenStream>,
+    ) {
+        match &list.source {
+            UrlSource::Table(path) => tables.push(route::table_uses(self.ex, path, self.in_module)),
+            UrlSource::Inline(entries) => {
+                for entry in entries {
+                    match &entry.target {
+                        UrlTarget::Consumer(path) => consumers.push(
+                            Target {
+                                path,
+                                via,
+                                in_module: self.in_module,
+                            }
+                            .uses(self.ex),
+                        ),
+                        UrlTarget::Router(inner) => self.list_uses(inner, via, consumers, tables),
+                    }
                 }
-                .uses(self.ex)
-            })
-            .collect();
-        let (any_uses, panic) = (self.ex.any_uses(), exports::panic());
-        let mut checks = TokenStream::new();
-        for capture in captures {
-            let message = format!(
-                "the prefix captures `{capture}`, but no consumer under it takes a parameter \
-                 `{capture}`\nhelp: add a parameter `{capture}: String` (or another `FromStr` type) to \
-                 the consumers that need it, or make the group non-capturing: `(?:...)`"
-            );
-            let fail = respan(quote!(#panic("{}", #message)), entry.pattern.span());
-            checks.extend(quote! {
-                const _: () = if !#any_uses(&[#(#uses),*], #capture) {
-                    #fail
-                };
-            });
+            }
         }
-        checks
+    }
+
+    /// What the table's consumers use, for its `Table` companion.
+    fn router_uses(
+        &self,
+        router: &Router,
+        via: Via,
+        consumers: &mut Vec<TokenStream>,
+        tables: &mut Vec<TokenStream>,
+    ) {
+        match router {
+            Router::Protocol(keys) => {
+                for pk in keys {
+                    let via = match pk.key.value().as_str() {
+                        "websocket" => Via::Class,
+                        "http" => Via::Fn,
+                        _ => Via::App,
+                    };
+                    match &pk.app {
+                        App::Router(router) => self.router_uses(router, via, consumers, tables),
+                        App::Consumer(path) => consumers.push(
+                            Target {
+                                path,
+                                via,
+                                in_module: self.in_module,
+                            }
+                            .uses(self.ex),
+                        ),
+                    }
+                }
+            }
+            Router::Url(list) => self.list_uses(list, via, consumers, tables),
+            Router::ChannelNames(entries) => {
+                for e in entries {
+                    consumers.push(
+                        Target {
+                            path: &e.consumer,
+                            via: Via::App,
+                            in_module: self.in_module,
+                        }
+                        .uses(self.ex),
+                    );
+                }
+            }
+        }
     }
 }
 
-/// The consumers routed under `list`, nested lists included; `false` when a list is defined
-/// elsewhere (its consumers can't be seen here).
-fn inline_consumers<'a>(list: &'a UrlList, out: &mut Vec<&'a syn::Path>) -> bool {
-    let UrlSource::Inline(entries) = &list.source else {
-        return false;
+/// What the consumers of a Channels 2+ table use: `USES` expressions, and included tables'.
+pub fn table_uses(checked: &CheckedTable, in_module: bool) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let walk = Walk {
+        ex: &checked.exports,
+        in_module,
+        urls: checked.asgi.urls.iter(),
     };
-    entries.iter().all(|e| match &e.target {
-        UrlTarget::Consumer(path) => {
-            out.push(path);
-            true
+    let (mut consumers, mut tables) = (Vec::new(), Vec::new());
+    for (entry, _) in &checked.table.asgi {
+        match entry {
+            AsgiEntry::Url(u) => match &u.target {
+                UrlTarget::Consumer(path) => consumers.push(
+                    Target {
+                        path,
+                        via: Via::App,
+                        in_module,
+                    }
+                    .uses(walk.ex),
+                ),
+                UrlTarget::Router(list) => {
+                    walk.list_uses(list, Via::App, &mut consumers, &mut tables)
+                }
+            },
+            AsgiEntry::Router(router) => {
+                walk.router_uses(router, Via::App, &mut consumers, &mut tables)
+            }
         }
-        UrlTarget::Router(inner) => inline_consumers(inner, out),
-    })
+    }
+    (consumers, tables)
 }

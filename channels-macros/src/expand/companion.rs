@@ -27,26 +27,27 @@ pub struct Metadata<'a> {
     pub needs: Vec<TokenStream>,
     /// `GROUPS`.
     pub groups: Vec<TokenStream>,
+    /// `NAME_CAPTURES` (each a `const` expression).
+    pub name_captures: Vec<TokenStream>,
     /// The parameters the route may fill, for `ParamType`.
     pub params: &'a [Param],
 }
 
 /// The impl of the companion trait of `kind` for `self_ty`, with `bind` running `bind_body` (which sees
-/// the matched path as `__channels_params`), its `App` and `ParamType` impls, next to `checks`, in an
-/// anonymous `const`.
+/// the matched path as `__channels_params`), and its `App` and `ParamType` impls.
 pub fn companion_impl(
     kind: Kind,
     self_ty: TokenStream,
     name: &str,
     ex: &Exports,
     metadata: Metadata,
-    checks: TokenStream,
     bind_body: TokenStream,
 ) -> TokenStream {
     let Metadata {
         uses,
         needs,
         groups,
+        name_captures,
         params,
     } = metadata;
     let (need, path_params, consumer) = (ex.need(), ex.path_params(), ex.consumer());
@@ -70,23 +71,20 @@ pub fn companion_impl(
             }
         });
     quote! {
-        const _: () = {
-            #checks
+        impl #trait_path for #self_ty {
+            const NAME: &'static str = #name;
+            const USES: &'static [&'static str] = &[#(#uses),*];
+            const NEEDS: &'static [#need] = &[#(#needs),*];
+            const GROUPS: &'static [&'static str] = &[#(#groups),*];
+            const NAME_CAPTURES: &'static [&'static str] = &[#(#name_captures),*];
 
-            impl #trait_path for #self_ty {
-                const NAME: &'static str = #name;
-                const USES: &'static [&'static str] = &[#(#uses),*];
-                const NEEDS: &'static [#need] = &[#(#needs),*];
-                const GROUPS: &'static [&'static str] = &[#(#groups),*];
-
-                fn bind(#bind: &#path_params) -> #option<#consumer> {
-                    #bind_body
-                }
+            fn bind(#bind: &#path_params) -> #option<#consumer> {
+                #bind_body
             }
+        }
 
-            #app
-            #(#param_types)*
-        };
+        #app
+        #(#param_types)*
     }
 }
 
@@ -118,6 +116,7 @@ fn app_impl(kind: Kind, self_ty: &TokenStream, ex: &Exports) -> TokenStream {
             const NAME: &'static str = <#self_ty as #trait_path>::NAME;
             const USES: &'static [&'static str] = <#self_ty as #trait_path>::USES;
             const NEEDS: &'static [#need] = <#self_ty as #trait_path>::NEEDS;
+            const NAME_CAPTURES: &'static [&'static str] = <#self_ty as #trait_path>::NAME_CAPTURES;
             fn url_route(pattern: #pattern) -> #route {
                 #url_route
             }
@@ -154,9 +153,9 @@ pub fn stub_companion(kind: Kind, self_ty: TokenStream, name: &str, ex: &Exports
             uses: vec![ex.any_capture()],
             needs: Vec::new(),
             groups: Vec::new(),
+            name_captures: Vec::new(),
             params: &[],
         },
-        TokenStream::new(),
         quote! {
             let _ = #params;
             #none

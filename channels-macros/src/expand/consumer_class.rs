@@ -6,21 +6,33 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::companion::{Kind, Metadata, companion_impl, stub_companion};
-use super::params::{parse_captures, uses_and_needs};
+use super::params::{new_checks, parse_captures, uses_and_needs};
 use super::{
-    capture_local, first_span, into_result, local, local_at, qualified, qualified_call, respan,
+    capture_local, error_mode_call, first_span, local, local_at, qualified, qualified_call, respan,
 };
-use crate::check::{ClassModel, Handler, HandlerArg, HandlerKind, MessageArg};
+use crate::check::{ClassModel, Handler, HandlerArg, HandlerKind, MessageArg, is_helper};
 use crate::exports::{self, Exports};
+
+/// `let #local = match #value { Ok(v) => v, Err(e) => return failed(e) };`: a message the handler
+/// can't take fails the run.
+fn take_or_fail(ex: &Exports, local: &proc_macro2::Ident, value: TokenStream) -> TokenStream {
+    let (failed, ok, err) = (ex.failed(), exports::ok(), exports::err());
+    let (taken, error) = (super::local("taken"), super::local("error"));
+    quote! {
+        let #local = match #value {
+            #ok(#taken) => #taken,
+            #err(#error) => return #failed(#error),
+        };
+    }
+}
 
 /// One run of `handler`: its arguments read from the message, then the method called on the locked
 /// instance.
-fn handler_invocation(ex: &Exports, handler: &Handler, name: &str) -> TokenStream {
+fn handler_invocation(ex: &Exports, self_ty: &syn::Type, handler: &Handler) -> TokenStream {
     let method = &handler.ident;
-    let into = into_result(ex, handler.ret_span);
+    let into = respan(ex.handler_result(), handler.ret_span);
     let output = local_at("output", handler.ret_span);
     let (msg, state, this) = (local("message"), local("state"), local("this"));
-    let (done, some) = (ex.done(), exports::some());
     let mut prelude = TokenStream::new();
     let mut args = Vec::new();
     for arg in &handler.args {
@@ -29,25 +41,33 @@ fn handler_invocation(ex: &Exports, handler: &Handler, name: &str) -> TokenStrea
             HandlerArg::Message(MessageArg::ByRef) => args.push(quote!(&#msg)),
             HandlerArg::MessageOrEvent(ty) => {
                 let arg = local("arg");
-                let from_event =
-                    qualified_call(ty, ex.handler_param(), "from_event", quote!(#name, #msg));
-                prelude.extend(quote! {
-                    let #some(#arg) = #from_event else {
-                        return #done();
-                    };
-                });
+                let from_event = qualified_call(ty, ex.handler_param(), "from_event", quote!(#msg));
+                prelude.extend(take_or_fail(ex, &arg, from_event));
                 args.push(quote!(#arg));
             }
             HandlerArg::Event(ty) => {
                 let event = local("event");
-                let first = first_span(ty);
-                let event_payload = respan(ex.event_payload(), first);
-                prelude.extend(quote! {
-                    let #some(#event) = #event_payload::<#ty>(#name, &#msg) else {
-                        return #done();
-                    };
-                });
+                let event_payload = respan(ex.event_payload(), first_span(ty));
+                prelude.extend(take_or_fail(
+                    ex,
+                    &event,
+                    quote!(#event_payload::<#ty>(&#msg)),
+                ));
                 args.push(quote!(#event));
+            }
+            HandlerArg::Content(ty) => {
+                let content = local("content");
+                // Spanned at `receive_json`: a class that doesn't implement `JsonWebsocketConsumer`
+                // is told so there; a content type that isn't `Deserialize`, at the type.
+                let json_content = respan(ex.json_content(), method.span());
+                let self_at = respan(quote!(#self_ty), method.span());
+                let ty_at = respan(quote!(#ty), first_span(ty));
+                prelude.extend(take_or_fail(
+                    ex,
+                    &content,
+                    quote!(#json_content::<#self_at, #ty_at>(&#msg)),
+                ));
+                args.push(quote!(#content));
             }
         }
     }
@@ -85,6 +105,7 @@ pub fn consumer_impl(item: &syn::ItemImpl, model: &ClassModel) -> TokenStream {
         new,
         handlers,
         groups,
+        errors,
         exports: ex,
     } = model;
     let no_params = Vec::new();
@@ -110,7 +131,7 @@ pub fn consumer_impl(item: &syn::ItemImpl, model: &ClassModel) -> TokenStream {
     let into_consumer_result = ex.result_trait();
     let find = |kind: HandlerKind| handlers.iter().find(|h| h.kind == kind);
     let connect = match find(HandlerKind::Connect) {
-        Some(h) => handler_invocation(ex, h, name),
+        Some(h) => handler_invocation(ex, self_ty, h),
         // Channels' `WebsocketConsumer.connect` accepts.
         None => quote! {
             #invocation::Async(#box_pin(async move {
@@ -118,12 +139,12 @@ pub fn consumer_impl(item: &syn::ItemImpl, model: &ClassModel) -> TokenStream {
             }))
         },
     };
-    let receive = match find(HandlerKind::Receive) {
-        Some(h) => handler_invocation(ex, h, name),
+    let receive = match find(HandlerKind::Receive).or_else(|| find(HandlerKind::ReceiveJson)) {
+        Some(h) => handler_invocation(ex, self_ty, h),
         None => quote!(#done()),
     };
     let disconnect = match find(HandlerKind::Disconnect) {
-        Some(h) => handler_invocation(ex, h, name),
+        Some(h) => handler_invocation(ex, self_ty, h),
         None => quote!(#done()),
     };
     let is_handler = ex.is_handler();
@@ -132,7 +153,7 @@ pub fn consumer_impl(item: &syn::ItemImpl, model: &ClassModel) -> TokenStream {
         .filter(|h| h.kind == HandlerKind::Event)
         .map(|h| {
             let method = h.ident.to_string();
-            let run = handler_invocation(ex, h, name);
+            let run = handler_invocation(ex, self_ty, h);
             quote! {
                 #event if #is_handler(#event, #method) => #run,
             }
@@ -145,6 +166,7 @@ pub fn consumer_impl(item: &syn::ItemImpl, model: &ClassModel) -> TokenStream {
     let (consumer, message_ty, unhandled) = (ex.consumer(), ex.message(), ex.unhandled_event());
     let dispatch_type = ex.dispatch_type();
     let (arc_new, mutex, some) = (exports::arc_new(), ex.async_mutex(), exports::some());
+    let errors = error_mode_call(ex, *errors);
     let companion = companion_impl(
         Kind::Class,
         quote!(#self_ty),
@@ -154,9 +176,9 @@ pub fn consumer_impl(item: &syn::ItemImpl, model: &ClassModel) -> TokenStream {
             uses,
             needs,
             groups: groups.collect(),
+            name_captures: Vec::new(),
             params,
         },
-        TokenStream::new(),
         quote! {
             #parse
             let #state = #arc_new(#mutex::new(#create));
@@ -167,22 +189,55 @@ pub fn consumer_impl(item: &syn::ItemImpl, model: &ClassModel) -> TokenStream {
                     #receive_event => #receive,
                     #disconnect_event => #disconnect,
                     #(#event_arms)*
-                    _ => #unhandled(#name, &#msg),
+                    _ => #unhandled(&#msg),
                 },
-            ))
+            )#errors)
         },
     );
+    let item = deny_unused_futures(item, handlers);
+    let checks = new_checks(ex, name, params);
     quote! {
         #item
 
-        #companion
+        const _: () = {
+            #checks
+            #companion
+        };
     }
+}
+
+/// The block with each sync handler denying unused futures (see `consumer_fn::deny_unused_futures`),
+/// and without the `#[helper]` marks.
+fn deny_unused_futures(item: &syn::ItemImpl, handlers: &[Handler]) -> syn::ItemImpl {
+    let mut item = without_helper_marks(item);
+    for impl_item in &mut item.items {
+        if let syn::ImplItem::Fn(method) = impl_item
+            && handlers
+                .iter()
+                .any(|h| !h.is_async && h.ident == method.sig.ident)
+        {
+            method.attrs.push(super::consumer_fn::deny_attribute());
+        }
+    }
+    item
+}
+
+/// The block as written, without the `#[helper]` marks (which only `#[consumer]` reads).
+fn without_helper_marks(item: &syn::ItemImpl) -> syn::ItemImpl {
+    let mut item = item.clone();
+    for impl_item in &mut item.items {
+        if let syn::ImplItem::Fn(method) = impl_item {
+            method.attrs.retain(|a| !is_helper(a));
+        }
+    }
+    item
 }
 
 /// A class-based consumer that failed its checks: the block as written, and a companion that accepts
 /// any route.
 pub fn consumer_impl_stub(item: &syn::ItemImpl, ex: &Exports, errors: syn::Error) -> TokenStream {
     let errors = errors.to_compile_error();
+    let item = &without_helper_marks(item);
     let self_ty = &item.self_ty;
     let name = match &**self_ty {
         syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
@@ -197,6 +252,8 @@ pub fn consumer_impl_stub(item: &syn::ItemImpl, ex: &Exports, errors: syn::Error
         #errors
         #item
 
-        #companion
+        const _: () = {
+            #companion
+        };
     }
 }

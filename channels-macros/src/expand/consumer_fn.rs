@@ -6,9 +6,12 @@ use quote::{quote, quote_spanned};
 
 use super::companion::{Kind, Metadata, companion_impl, stub_companion};
 use super::params::{bind_params, extract_params, param_checks, uses_and_needs};
-use super::{capture_local, into_result, local, local_at};
-use crate::check::{FnModel, MessageArg};
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenTree};
+
+use super::{capture_local, error_mode_call, into_result, local, local_at, qualified};
+use crate::check::{FnModel, MessageArg, Param, group_call, placeholders};
 use crate::exports::{self, Exports};
+use crate::parse::CAPTURES_MARKER;
 
 /// The consumer, its companion and the companion's impl.
 pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
@@ -22,6 +25,9 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
         ret_span,
         groups,
         atomic,
+        buffered,
+        errors,
+        name_captures,
         exports: ex,
     } = model;
     let name = ident.to_string();
@@ -62,7 +68,14 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
             }))
         }
     };
-    let atomic = if *atomic { quote!(.atomic()) } else { quote!() };
+    let hold = if *atomic {
+        quote!(.atomic())
+    } else if *buffered {
+        quote!(.buffered())
+    } else {
+        quote!()
+    };
+    let errors = error_mode_call(ex, *errors);
     let (consumer, message_ty, some) = (ex.consumer(), ex.message(), exports::some());
     let companion = companion_impl(
         Kind::Fn,
@@ -73,9 +86,9 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
             uses,
             needs,
             groups: groups.collect(),
+            name_captures: name_capture_consts(ex, params, name_captures),
             params,
         },
-        param_checks(ex, &name, params),
         quote! {
             #bind
             #some(#consumer::new(
@@ -84,17 +97,72 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
                     #extract
                     #run
                 },
-            )#atomic)
+            )#hold #errors)
         },
     );
+    let item = mark_capture_placeholders(&deny_unused_futures(item, *is_async), name_captures);
+    let companion = companion_struct(vis, ident, companion);
+    let checks = param_checks(ex, &name, params);
+    let checks = (!checks.is_empty()).then(|| {
+        let checks_name = quote::format_ident!("__channels_checks_{}", ident);
+        quote! {
+            #[doc(hidden)]
+            #[allow(non_upper_case_globals, dead_code)]
+            const #checks_name: () = {
+                #checks
+            };
+        }
+    });
     quote! {
         #item
-
-        #[doc(hidden)]
-        #[allow(non_camel_case_types, dead_code)]
-        #vis struct #ident {}
-
         #companion
+        #checks
+    }
+}
+
+/// The companion: a struct named like the function, holding its impls.
+///
+/// It is one item, with the impls in its field's array length, so that `#[consumer]` on an associated
+/// function (where no struct can go) is one error at the attribute, not one per item. (The checks of
+/// the parameters are a named `const` beside it, which an `impl` block accepts too.)
+fn companion_struct(
+    vis: &syn::Visibility,
+    ident: &syn::Ident,
+    companion: TokenStream,
+) -> TokenStream {
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code, non_local_definitions)]
+        #vis struct #ident {
+            __channels_companion: [(); {
+                #companion
+                0
+            }],
+        }
+    }
+}
+
+/// A sync consumer with `#[deny(unused_must_use)]` and the reason: an async method (`send(..)`) called
+/// without `.await` does nothing, and in a sync consumer the error names its `_blocking` form.
+fn deny_unused_futures(item: &syn::ItemFn, is_async: bool) -> syn::ItemFn {
+    let mut item = item.clone();
+    if !is_async {
+        item.attrs.push(deny_attribute());
+    }
+    item
+}
+
+/// `#[deny(unused_must_use, reason = "...")]` for a sync consumer or handler.
+pub(super) fn deny_attribute() -> syn::Attribute {
+    syn::parse_quote! {
+            #[deny(
+                unused_must_use,
+                reason = "a sync consumer calls the `_blocking` forms: an async method such as \
+                          `send(..)` does nothing unless awaited; call `send_blocking(..)` (or \
+                          `send_text_blocking`, `send_json_blocking`, `accept_blocking`, \
+                          `close_blocking`, `respond_blocking`, `Group::send_blocking`), or make the \
+                          consumer `async fn` and `.await` it"
+        )]
     }
 }
 
@@ -109,15 +177,90 @@ pub fn consumer_fn_stub(item: &syn::ItemFn, ex: &Exports, errors: syn::Error) ->
     let ident = &item.sig.ident;
     let vis = &item.vis;
     let name = ident.to_string();
-    let companion = stub_companion(Kind::Fn, quote!(#ident), &name, ex);
+    let companion = companion_struct(
+        vis,
+        ident,
+        stub_companion(Kind::Fn, quote!(#ident), &name, ex),
+    );
     quote! {
         #errors
         #item
-
-        #[doc(hidden)]
-        #[allow(non_camel_case_types, dead_code)]
-        #vis struct #ident {}
-
         #companion
     }
+}
+
+/// `NAME_CAPTURES`: each capture a body template puts in a group name, unless its type only ever
+/// writes name characters (an integer), as `const` expressions.
+fn name_capture_consts(ex: &Exports, params: &[Param], names: &[String]) -> Vec<TokenStream> {
+    let not_a_capture = ex.not_a_capture();
+    names
+        .iter()
+        .filter_map(|name| params.iter().find(|p| p.ident == name))
+        .map(|p| {
+            let name = p.ident.to_string();
+            if p.cow_str {
+                return quote!(#name);
+            }
+            let name_characters = qualified(&p.ty, ex.group_name_part(), "NAME_CHARACTERS");
+            let from_path = qualified(&p.ty, ex.consumer_param(), "FROM_PATH");
+            quote!(if #from_path && !#name_characters { #name } else { #not_a_capture })
+        })
+        .collect()
+}
+
+/// The function with every `group!("...")` of its body marked with the placeholders that are path
+/// captures (`group!(__captures(room) "room.{room}")`), so their characters aren't checked again.
+fn mark_capture_placeholders(item: &syn::ItemFn, names: &[String]) -> syn::ItemFn {
+    if names.is_empty() {
+        return item.clone();
+    }
+    let mut item = item.clone();
+    let body = mark(quote::ToTokens::to_token_stream(&item.block), names);
+    match syn::parse2::<syn::Block>(body) {
+        Ok(block) => item.block = Box::new(block),
+        // Never happens (only a macro's arguments change); the body as written is then kept.
+        Err(_) => return item,
+    }
+    item
+}
+
+fn mark(tokens: TokenStream, names: &[String]) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    for (i, tree) in trees.iter().enumerate() {
+        if let (Some(template), TokenTree::Group(_)) = (
+            if i >= 2 {
+                group_call(&trees, i - 2)
+            } else {
+                None
+            },
+            tree,
+        ) {
+            let captures: Vec<Ident> = placeholders(&template)
+                .into_iter()
+                .filter(|p| names.contains(p))
+                .map(|p| Ident::new(&p, Span::call_site()))
+                .collect();
+            if let (false, TokenTree::Group(args)) = (captures.is_empty(), tree) {
+                let marker = Ident::new(CAPTURES_MARKER, Span::call_site());
+                let inner = args.stream();
+                let mut group = Group::new(
+                    Delimiter::Parenthesis,
+                    quote!(#marker(#(#captures),*) #inner),
+                );
+                group.set_span(args.span());
+                out.push(TokenTree::Group(group));
+                continue;
+            }
+        }
+        match tree {
+            TokenTree::Group(g) => {
+                let mut group = Group::new(g.delimiter(), mark(g.stream(), names));
+                group.set_span(g.span());
+                out.push(TokenTree::Group(group));
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out.into_iter().collect()
 }

@@ -14,7 +14,7 @@ mod route;
 mod table;
 
 use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
-use quote::{ToTokens, format_ident, quote};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 
 pub use consumer_class::{consumer_impl, consumer_impl_stub};
 pub use consumer_fn::{consumer_fn, consumer_fn_stub};
@@ -124,10 +124,45 @@ fn into_result(ex: &Exports, span: Span) -> TokenStream {
     respan(quote!(#trait_path::into_consumer_result), span)
 }
 
-/// `group!("chat")`: a group whose name was checked while compiling.
-pub fn group(lit: &syn::LitStr) -> TokenStream {
-    let group = Exports::default().group();
-    quote!(#group::from_checked(#lit))
+/// `.with_error_mode(...)` on a `Consumer` or `Routing` for `errors = "..."`, or nothing.
+fn error_mode_call(ex: &Exports, errors: Option<crate::parse::ErrorMode>) -> TokenStream {
+    let mode = ex.error_mode();
+    match errors {
+        None => TokenStream::new(),
+        Some(crate::parse::ErrorMode::Close) => quote!(.with_error_mode(#mode::Close)),
+        Some(crate::parse::ErrorMode::KeepOpen) => quote!(.with_error_mode(#mode::KeepOpen)),
+    }
+}
+
+/// `group!("chat")`: a group whose name was checked while compiling; `group!("room.{room}")`: one
+/// filled in from the variables in scope (`captures`: those that are path captures of the consumer
+/// around it, whose characters `channel_routing!` checked).
+pub fn group(template: &crate::check::GroupTemplate, captures: &[Ident]) -> TokenStream {
+    let ex = Exports::default();
+    let (group, lit) = (ex.group(), &template.lit);
+    if template.placeholders.is_empty() {
+        return quote!(#group::from_checked(#lit));
+    }
+    let span = lit.span();
+    let (name_part, from_template) = (
+        respan(ex.name_part(), span),
+        respan(ex.group_from_template(), span),
+    );
+    let segments = &template.segments;
+    let parts = template.placeholders.iter().map(|name| {
+        // At the literal: a variable that isn't in scope, or whose type can't fill a placeholder, is
+        // reported there.
+        let var = Ident::new(name, span);
+        let capture = captures.iter().any(|c| c == name);
+        quote_spanned!(span=> #name_part(&#var, #capture))
+    });
+    // In a block of its own: the placeholders' borrows end with the `let`, so the group can be held
+    // across an `.await` in a `Send` future.
+    let group = local("group");
+    quote!({
+        let #group = #from_template(&[#(#segments),*], &[#(#parts),*]);
+        #group
+    })
 }
 
 /// `group!` with an error: the error, and a group, so the code around it still type-checks.

@@ -8,7 +8,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{capture_local, first_span, local, qualified, qualified_call, respan, type_text};
+use super::{capture_local, local, qualified, qualified_call, respan, type_text};
 use crate::check::{GroupTemplate, Param};
 use crate::exports::{self, Exports};
 
@@ -26,6 +26,10 @@ fn capture_name(ex: &Exports, p: &Param) -> TokenStream {
     let name = p.ident.to_string();
     if p.cow_str {
         return quote!(#name);
+    }
+    if p.pattern {
+        // Refused by `param_checks` if its type is a capture's.
+        return ex.not_a_capture();
     }
     let (from_path, not_a_capture) = (from_path(ex, p), ex.not_a_capture());
     quote!(if #from_path { #name } else { #not_a_capture })
@@ -98,14 +102,32 @@ fn is_message(ex: &Exports, p: &Param) -> TokenStream {
 pub fn param_checks(ex: &Exports, consumer: &str, params: &[Param]) -> TokenStream {
     let panic = exports::panic();
     let mut checks = TokenStream::new();
-    for p in params.iter().filter(|p| !p.cow_str) {
+    for p in params.iter().filter(|p| p.pattern) {
+        let ty = type_text(&p.ty);
         let message = format!(
-            "`{consumer}` takes `{}: {}` after its first parameter, but the `Message` is only ever a \
-             consumer's first parameter\nhelp: the first parameter is the message; remove `{}`, or \
+            "`{consumer}` takes a `{ty}` through a pattern, but `{ty}` is a path capture, which a \
+             route fills by the parameter's name\nhelp: write `name: {ty}`, where `name` is the \
+             capture's name; patterns work for extractors such as `Json(content): Json<T>`"
+        );
+        let from_path = from_path(ex, p);
+        let fail = respan(quote!(#panic("{}", #message)), p.ident.span());
+        checks.extend(quote! {
+            const _: () = if #from_path {
+                #fail
+            };
+        });
+    }
+    for p in params.iter().filter(|p| !p.cow_str) {
+        let shown = if p.pattern {
+            "_".to_owned()
+        } else {
+            p.ident.to_string()
+        };
+        let message = format!(
+            "`{consumer}` takes `{shown}: {}` after its first parameter, but the `Message` is only ever a \
+             consumer's first parameter\nhelp: the first parameter is the message; remove `{shown}`, or \
              make it the first parameter",
-            p.ident,
             type_text(&p.ty),
-            p.ident
         );
         let is_message = is_message(ex, p);
         let fail = respan(quote!(#panic("{}", #message)), p.ident.span());
@@ -164,11 +186,47 @@ pub fn parse_captures(ex: &Exports, params: &[Param]) -> TokenStream {
             if p.cow_str {
                 return bind_cow(ex, &held, &name);
             }
+            // Through `ConsumerParam`, like a function's parameters: a parameter that is no capture
+            // (the message, `Session`) is refused by `new_checks` with a message, not by a bound.
             let ty = &p.ty;
-            let parse = respan(ex.parse_capture(), first_span(ty));
-            quote! { let #held: #ty = #parse::<#ty>(#matched, #name)?; }
+            let bind = qualified_call(ty, ex.consumer_param(), "bind", quote!(#matched, #name));
+            let from_bound = qualified_call(ty, ex.consumer_param(), "from_bound", quote!(#bind?));
+            quote! { let #held: #ty = #from_bound?; }
         })
         .collect()
+}
+
+/// `const` checks of a class-based consumer's `new` parameters, each failing at its parameter: they
+/// are path captures, never the message or an extractor.
+pub fn new_checks(ex: &Exports, class: &str, params: &[Param]) -> TokenStream {
+    let panic = exports::panic();
+    let mut checks = TokenStream::new();
+    for p in params.iter().filter(|p| !p.cow_str) {
+        let (ident, ty) = (&p.ident, type_text(&p.ty));
+        let message = format!(
+            "`{class}::new` takes `{ident}: {ty}`, but `new` takes path captures only, by name: it \
+             creates the instance when a connection's path matches, before any message\nhelp: take \
+             the message in the handlers, `async fn connect(&mut self, message: Message)`, and remove \
+             `{ident}` from `new`"
+        );
+        let extractor = format!(
+            "`{class}::new` takes `{ident}: {ty}`, but `new` takes path captures only, by name, and \
+             `{ty}` is read from each message\nhelp: read it in the handlers \
+             (`message.channel_session()`), and remove `{ident}` from `new`"
+        );
+        let is_message = is_message(ex, p);
+        let from_path = from_path(ex, p);
+        let fail_message = respan(quote!(#panic("{}", #message)), ident.span());
+        let fail_extractor = respan(quote!(#panic("{}", #extractor)), ident.span());
+        checks.extend(quote! {
+            const _: () = if #is_message {
+                #fail_message
+            } else if !#from_path {
+                #fail_extractor
+            };
+        });
+    }
+    checks
 }
 
 fn bind_cow(ex: &Exports, held: &syn::Ident, name: &str) -> TokenStream {
@@ -180,9 +238,12 @@ fn bind_cow(ex: &Exports, held: &syn::Ident, name: &str) -> TokenStream {
     }
 }
 
-/// In each run: every parameter's value (a clone of a capture, or the extractor's value).
+/// In each run: every parameter's value (a clone of a capture, or the extractor's value); a message
+/// an extractor can't take (a `Json` parameter and a frame that doesn't decode) fails the run.
 pub fn extract_params(ex: &Exports, params: &[Param]) -> TokenStream {
     let message = local("message");
+    let (failed, ok, err) = (ex.failed(), exports::ok(), exports::err());
+    let (value, error) = (local("value"), local("error"));
     params
         .iter()
         .map(|p| {
@@ -198,7 +259,12 @@ pub fn extract_params(ex: &Exports, params: &[Param]) -> TokenStream {
                 "extract",
                 quote!(&#held, &#message),
             );
-            quote! { let #held: #ty = #extract; }
+            quote! {
+                let #held: #ty = match #extract {
+                    #ok(#value) => #value,
+                    #err(#error) => return #failed(#error),
+                };
+            }
         })
         .collect()
 }

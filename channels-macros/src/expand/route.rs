@@ -86,14 +86,76 @@ impl Target<'_> {
     }
 }
 
+/// `{ resolve; &<table as Table>::USES }`: what the consumers of the table at `path` use, as a `const`
+/// expression (every capture, for a routing function that is no `channel_routing!` table).
+pub fn table_uses(ex: &Exports, path: &syn::Path, in_module: bool) -> TokenStream {
+    let span = path
+        .segments
+        .last()
+        .map_or_else(|| path.span(), |s| s.ident.span());
+    let alias = Ident::new("__ChannelsTable", span);
+    let import = if in_module && path.leading_colon.is_none() && path.segments.len() == 1 {
+        quote_spanned!(span=> self::#path)
+    } else {
+        quote!(#path)
+    };
+    let (fallback, table) = (ex.table_fallback(), ex.table());
+    quote_spanned! {span=> {
+        #[allow(unused_imports)]
+        use #fallback::*;
+        #[allow(unused_imports)]
+        use #import as #alias;
+        &<#alias as #table>::USES
+    }}
+}
+
+/// `const` checks that each capture of an include prefix is used by a consumer under it, failing at
+/// the prefix (`consumers`: `USES` expressions; `tables`: `table_uses` expressions).
+pub fn prefix_checks(
+    ex: &Exports,
+    captures: &[String],
+    consumers: &[TokenStream],
+    tables: &[TokenStream],
+    at: Span,
+    under: &str,
+) -> TokenStream {
+    let (table_uses, uses_struct, panic) =
+        (ex.table_uses(), ex.table_uses_struct(), exports::panic());
+    let mut checks = TokenStream::new();
+    for capture in captures {
+        let message = format!(
+            "the prefix captures `{capture}`, but no consumer {under} takes a parameter \
+             `{capture}`\nhelp: make the group non-capturing, `(?:...)`, or add a parameter \
+             `{capture}: String` (or another `FromStr` type) to a consumer under the prefix that \
+             needs it"
+        );
+        let fail = respan(quote!(#panic("{}", #message)), at);
+        checks.extend(quote! {
+            const _: () = if !#table_uses(
+                &#uses_struct { consumers: &[#(#consumers),*], tables: &[#(#tables),*] },
+                #capture,
+            ) {
+                #fail
+            };
+        });
+    }
+    checks
+}
+
 /// What a route captures, for its checks.
 pub struct Captures<'a> {
     /// Every capture the consumer gets: the route's own, and its enclosing prefixes'.
     pub available: Vec<String>,
     /// The route's own captures: each must be a parameter of the consumer.
     pub own: &'a [String],
+    /// For each own capture, the pattern it is in and how to name it (`the path`); `at` and "the path"
+    /// for those not listed.
+    pub origins: &'a [(Span, String)],
     /// Own captures taken with Django's `int` converter: their parameter must be an integer.
     pub ints: &'a [String],
+    /// Own captures whose pattern admits characters a group name can't have, with what it admits
+    /// ("a space"): a consumer that puts one in a `group!` name is refused on this route.
+    pub not_names: &'a [(String, String)],
     /// Whether the route has a path (or, for field captures, patterns) at all.
     pub has_path: bool,
     /// Where the route's errors are reported: its path literal, or its consumer.
@@ -128,13 +190,17 @@ pub fn routed(
             #fail_unmet
         };
     };
-    for capture in captures.own {
+    for (i, capture) in captures.own.iter().enumerate() {
+        let (span, what) = captures
+            .origins
+            .get(i)
+            .map_or((at, "the path"), |(span, what)| (*span, what.as_str()));
         let message = format!(
-            "the path captures `{capture}`, but `{target_name}` takes no parameter `{capture}`\n\
+            "{what} captures `{capture}`, but `{target_name}` takes no parameter `{capture}`\n\
              help: add a parameter `{capture}: String` (or another `FromStr` type) to \
              `{target_name}`, or make the group non-capturing: `(?:...)`"
         );
-        let fail = respan(quote!(#panic("{}", #message)), at);
+        let fail = respan(quote!(#panic("{}", #message)), span);
         checks.extend(quote! {
             const _: () = if !#uses(#uses_of, #capture) {
                 #fail
@@ -150,7 +216,8 @@ pub fn routed(
         );
         let probes = captures.ints.iter().map(|name| {
             let chars = ex.name_type(name);
-            quote!(#int_converter((&#probe::<#ty, #chars>::new()).param_type());)
+            let call = quote!(#int_converter((&#probe::<#ty, #chars>::new()).param_type()););
+            respan(call, at)
         });
         checks.extend(quote! {
             #[allow(dead_code)]
@@ -163,10 +230,105 @@ pub fn routed(
             }
         });
     }
+    checks.extend(name_capture_checks(ex, target, &ty, captures));
     let route = build(&|item| target.item(ex, &ty, item));
     quote! {{
         #resolve
         #checks
         #route
+    }}
+}
+
+/// `const` checks that the consumer puts none of this route's captures that admit characters a group
+/// name can't have into a `group!` name in its body (its `NAME_CAPTURES`).
+fn name_capture_checks(
+    ex: &Exports,
+    target: &Target,
+    ty: &TokenStream,
+    captures: &Captures,
+) -> TokenStream {
+    let (uses, panic) = (ex.uses(), exports::panic());
+    let target_name = path_text(target.path);
+    let name_captures = target.item(ex, ty, "NAME_CAPTURES");
+    let mut checks = TokenStream::new();
+    for (capture, admits) in captures.not_names {
+        let i = captures.own.iter().position(|c| c == capture);
+        let (span, what) = i
+            .and_then(|i| captures.origins.get(i))
+            .map_or((captures.at, "the path"), |(span, what)| {
+                (*span, what.as_str())
+            });
+        let message = format!(
+            "`{target_name}` puts the capture `{capture}` in a group name (`group!(\"...{{{capture}}}...\")` \
+             in its body), but {what} lets `{capture}` hold {admits}, which a group name can't have\n\
+             help: let the capture take only name characters, like `(?P<{capture}>[a-zA-Z0-9_.-]+)` \
+             (or `<slug:{capture}>` in a `path()`), or build the name at run time: \
+             `Group::new(format!(\"...{{{capture}}}...\"))?`"
+        );
+        let fail = respan(quote!(#panic("{}", #message)), span);
+        checks.extend(quote! {
+            const _: () = if #uses(#name_captures, #capture) {
+                #fail
+            };
+        });
+    }
+    checks
+}
+
+/// A Channels 1.x `route_demultiplexer(...)`: each stream's class-based consumer resolved and checked
+/// against the route's captures (each needs what it takes; each capture is taken by one of them), and
+/// the route, joining every stream's declared groups.
+pub fn demultiplexed(
+    ex: &Exports,
+    streams: &[(&syn::LitStr, Target)],
+    captures: &Captures,
+    path: TokenStream,
+) -> TokenStream {
+    let (some, panic) = (exports::some(), exports::panic());
+    let (unmet_need, not_a_capture, any_uses) =
+        (ex.unmet_need(), ex.not_a_capture(), ex.any_uses());
+    let unmet = local("unmet");
+    let (at, has_path, available) = (captures.at, captures.has_path, &captures.available);
+    let fail_unmet = respan(quote!(#panic("{}", #unmet)), at);
+    let mut checks = TokenStream::new();
+    let mut uses = Vec::new();
+    let mut demultiplexer = ex.demultiplexer();
+    demultiplexer = quote!(#demultiplexer::new());
+    for (stream, target) in streams {
+        let (resolve, ty) = target.resolve(ex);
+        checks.extend(resolve);
+        let needs_of = target.item(ex, &ty, "NEEDS");
+        checks.extend(quote! {
+            const _: () = if let #some(#unmet) =
+                #unmet_need(#needs_of, &[#(#available,)* #not_a_capture], #has_path)
+            {
+                #fail_unmet
+            };
+        });
+        uses.push(target.item(ex, &ty, "USES"));
+        let serve = target.item(ex, &ty, "demultiplexed");
+        demultiplexer = quote!(#serve(#demultiplexer, #stream));
+        checks.extend(name_capture_checks(ex, target, &ty, captures));
+    }
+    for (i, capture) in captures.own.iter().enumerate() {
+        let (span, what) = captures
+            .origins
+            .get(i)
+            .map_or((at, "the path"), |(span, what)| (*span, what.as_str()));
+        let message = format!(
+            "{what} captures `{capture}`, but no consumer of this demultiplexer takes a parameter \
+             `{capture}`\nhelp: add a parameter `{capture}: String` (or another `FromStr` type) to \
+             the `new` of a stream's consumer, or make the group non-capturing: `(?:...)`"
+        );
+        let fail = respan(quote!(#panic("{}", #message)), span);
+        checks.extend(quote! {
+            const _: () = if !#any_uses(&[#(#uses),*], #capture) {
+                #fail
+            };
+        });
+    }
+    quote! {{
+        #checks
+        #demultiplexer.route(#path)
     }}
 }

@@ -3,10 +3,15 @@
 
 mod asgi;
 mod consumer;
+mod demux;
+mod kwargs;
 mod table;
 
 pub use asgi::{
     App, AsgiEntry, ChannelEntry, Router, UrlEntry, UrlKind, UrlList, UrlSource, UrlTarget,
 };
-pub use consumer::{ConsumerArgs, ConsumerItem, consumer_args, consumer_item};
+pub use consumer::{
+    CAPTURES_MARKER, ConsumerArgs, ConsumerItem, ErrorMode, consumer_args, consumer_item,
+    group_input,
+};
 pub use table::{Entry, EntryKind, Field, Table, TableForm, table};

@@ -5,6 +5,7 @@ use syn::parse::{ParseStream, Parser};
 use syn::{Ident, LitStr, Token, Visibility};
 
 use super::asgi::{AsgiEntry, asgi_entry, is_asgi_head, url_entries};
+use super::kwargs::{add_field, parse_path_kwarg, parse_trailing_kwargs, path_attr};
 use crate::attr::Attr;
 use crate::ctxt::Ctxt;
 
@@ -14,6 +15,8 @@ pub struct Table {
     pub form: TableForm,
     /// `crate = "...";`: where the runtime is, when it is not `::channels`.
     pub krate: Option<syn::Path>,
+    /// `errors = "keep_open";`: the error mode of the table's consumers that don't choose their own.
+    pub errors: Option<super::ErrorMode>,
     /// The Channels 1.x routes, in order.
     pub entries: Vec<Entry>,
     /// The Channels 2+ entries, in order, with where each starts.
@@ -92,12 +95,19 @@ pub enum EntryKind {
         /// The routing function.
         target: syn::Path,
     },
+    /// `route_demultiplexer(path = r"...", consumers = {"echo": EchoConsumer, ...})`: Channels 1.x's
+    /// `WebsocketDemultiplexer`.
+    Demultiplexer {
+        /// Each stream's name and its class-based consumer, in order.
+        streams: Vec<(LitStr, syn::Path)>,
+    },
 }
 
 const ROUTE_FORMS: &str = "a route reads `\"websocket.receive\" => consumer`, \
 `\"websocket.receive\", path = r\"^/chat/$\" => consumer`, \
 `route(\"websocket.receive\", consumer, path = r\"...\")`, \
-`route_class(Consumer, path = r\"...\")` or `include(module::channel_routing, path = r\"...\")`";
+`route_class(Consumer, path = r\"...\")`, `include(module::channel_routing, path = r\"...\")` or \
+`route_demultiplexer(path = r\"...\", consumers = {\"stream\": Consumer})`";
 
 /// Parses a table; malformed entries are reported and skipped, so every entry is looked at.
 pub fn table(input: TokenStream, cx: &mut Ctxt) -> Option<Table> {
@@ -112,7 +122,11 @@ pub fn table(input: TokenStream, cx: &mut Ctxt) -> Option<Table> {
 }
 
 fn parse_table(input: ParseStream, cx: &mut Ctxt) -> syn::Result<Table> {
-    let (form, krate) = parse_headers(input, cx)?;
+    let Headers {
+        form,
+        krate,
+        errors,
+    } = parse_headers(input, cx)?;
     let mut entries = Vec::new();
     let mut asgi = Vec::new();
     // `[re_path(...), ...]`: a `websocket_urlpatterns` list copied with its brackets.
@@ -168,18 +182,31 @@ fn parse_table(input: ParseStream, cx: &mut Ctxt) -> syn::Result<Table> {
     Ok(Table {
         form,
         krate,
+        errors,
         entries,
         asgi,
     })
 }
 
-/// `[#[doc] vis] fn name;`, `let name;` and `crate = "...";`, each at most once, in any order.
-fn parse_headers(input: ParseStream, cx: &mut Ctxt) -> syn::Result<(TableForm, Option<syn::Path>)> {
+/// A table's headers.
+struct Headers {
+    form: TableForm,
+    krate: Option<syn::Path>,
+    errors: Option<super::ErrorMode>,
+}
+
+/// `[#[doc] vis] fn name;`, `let name;`, `crate = "...";` and `errors = "...";`, each at most once, in
+/// any order.
+fn parse_headers(input: ParseStream, cx: &mut Ctxt) -> syn::Result<Headers> {
     let mut form = Attr::none(
         "the table's name",
         "a `channel_routing!` defines one table: keep one `fn name;` or `let name;`",
     );
     let mut krate = Attr::none("`crate`", "remove one: the runtime is at one path");
+    let mut errors = Attr::none(
+        "`errors`",
+        "a table has one error mode: keep `errors = \"close\";` or `errors = \"keep_open\";`",
+    );
     loop {
         let attrs = input.call(syn::Attribute::parse_outer)?;
         if input.peek(Token![let]) {
@@ -220,6 +247,23 @@ fn parse_headers(input: ParseStream, cx: &mut Ctxt) -> syn::Result<(TableForm, O
             let path = super::consumer::runtime_path(&lit)?;
             semicolon(input, &format!("crate = \"{}\"", lit.value()))?;
             krate.set(cx, quote::quote!(#crate_token #eq #lit), path);
+        } else if input.peek(Ident) && input.peek2(Token![=]) && !input.peek3(Token![>]) {
+            let fork = input.fork();
+            let key: Ident = fork.parse()?;
+            if key != "errors" {
+                break;
+            }
+            input.parse::<Ident>()?;
+            let eq: Token![=] = input.parse()?;
+            let lit: LitStr = input.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected `errors = \"close\";` or `errors = \"keep_open\";`",
+                )
+            })?;
+            let mode = super::ErrorMode::parse(&lit)?;
+            semicolon(input, &format!("errors = \"{}\"", lit.value()))?;
+            errors.set(cx, quote::quote!(#key #eq #lit), mode);
         } else {
             break;
         }
@@ -229,7 +273,11 @@ fn parse_headers(input: ParseStream, cx: &mut Ctxt) -> syn::Result<(TableForm, O
         vis: syn::parse_quote!(pub),
         name: Ident::new("channel_routing", Span::call_site()),
     });
-    Ok((form, krate.get()))
+    Ok(Headers {
+        form,
+        krate: krate.get(),
+        errors: errors.get(),
+    })
 }
 
 fn semicolon(input: ParseStream, after: &str) -> syn::Result<()> {
@@ -261,7 +309,7 @@ fn skip_to_next_entry(input: ParseStream) -> syn::Result<()> {
     Ok(())
 }
 
-type ParsedEntry = (EntryKind, Option<LitStr>, Vec<Field>, Span);
+pub(super) type ParsedEntry = (EntryKind, Option<LitStr>, Vec<Field>, Span);
 
 /// A Channels 1.x route or a Channels 2+ entry.
 enum Parsed {
@@ -343,28 +391,6 @@ fn parse_shorthand(input: ParseStream, cx: &mut Ctxt) -> syn::Result<ParsedEntry
     ))
 }
 
-/// Adds a field pattern; the same field twice is reported at the second.
-fn add_field(fields: &mut Vec<Field>, name: Ident, pattern: LitStr, cx: &mut Ctxt) {
-    if fields.iter().any(|f| f.name == name) {
-        cx.spanned(
-            &name,
-            format!(
-                "field `{name}` is given twice\nhelp: a route has one pattern per field: remove one, \
-                 or join them with `|` in one regex"
-            ),
-        );
-    } else {
-        fields.push(Field { name, pattern });
-    }
-}
-
-fn path_attr() -> Attr<LitStr> {
-    Attr::none(
-        "`path`",
-        "a route has one path pattern: remove one, or join them with `|` in one regex",
-    )
-}
-
 /// The inside of `route(...)`, `route_class(...)` or `include(...)`.
 fn parse_form(
     head: &Ident,
@@ -421,94 +447,10 @@ fn parse_form(
             let (path, _, _) = parse_trailing_kwargs(content, "include", cx)?;
             Ok((EntryKind::Include { target }, path, Vec::new(), last))
         }
+        "route_demultiplexer" => super::demux::parse_demultiplexer(head, content, last, cx),
         other => Err(syn::Error::new(
             head.span(),
             format!("unknown routing form `{other}(...)`\nhelp: {ROUTE_FORMS}"),
         )),
     }
-}
-
-/// `path = r"..."` (or a field, `command = r"..."`) after `"event",`: the key, the tokens (for a
-/// repeat's error) and the literal.
-fn parse_path_kwarg(
-    input: ParseStream,
-    event: &LitStr,
-) -> syn::Result<(Ident, TokenStream, LitStr)> {
-    let shown = event.value();
-    let expected = || {
-        format!(
-            "expected `path = r\"...\"` after `\"{shown}\",`: \
-             write `\"{shown}\", path = r\"^/chat/$\" => consumer`"
-        )
-    };
-    let key: Ident = input
-        .parse()
-        .map_err(|e| syn::Error::new(e.span(), expected()))?;
-    if !input.peek(Token![=]) {
-        return Err(syn::Error::new(key.span(), expected()));
-    }
-    let eq = input
-        .parse::<Token![=]>()
-        .map_err(|e| syn::Error::new(e.span(), expected()))?;
-    let lit = input.parse::<LitStr>().map_err(|e| {
-        syn::Error::new(
-            e.span(),
-            "expected a string literal regex: `path = r\"^/chat/(?P<room>\\w+)/$\"`",
-        )
-    })?;
-    Ok((key.clone(), quote::quote!(#key #eq #lit), lit))
-}
-
-/// What follows the consumer in `route(...)`, `route_class(...)` and `include(...)`: `path`, field
-/// patterns (`route`) and `channel` (`route_class`).
-type Kwargs = (Option<LitStr>, Vec<Field>, Option<LitStr>);
-
-/// `[, path = r"..."] [, field = r"..."]* [, channel = "..."] [,]` at the end of `route(...)`,
-/// `route_class(...)`, `include(...)`; which keys each takes is checked here.
-fn parse_trailing_kwargs(content: ParseStream, form: &str, cx: &mut Ctxt) -> syn::Result<Kwargs> {
-    let mut path = path_attr();
-    let mut channel = Attr::none(
-        "`channel`",
-        "a class-based consumer serves one channel per route",
-    );
-    let mut fields = Vec::new();
-    while !content.is_empty() {
-        content.parse::<Token![,]>()?;
-        if content.is_empty() {
-            break;
-        }
-        let key: Ident = content.parse()?;
-        let takes = match form {
-            "route" => "`path = r\"...\"` and field patterns like `command = r\"^join$\"`",
-            "route_class" => "`path = r\"...\"` or `channel = \"name\"`",
-            _ => "only `path = r\"...\"`",
-        };
-        let allowed = key == "path"
-            || (form == "route_class" && key == "channel")
-            || (form == "route" && content.peek(Token![=]));
-        if !allowed {
-            let hint = if form == "route_class" && content.peek(Token![=]) {
-                "\nhelp: a class-based consumer keeps one instance per connection, so it can't be \
-                 chosen message by message: match the field in its handler, or route a function \
-                 consumer with `route(\"event\", consumer, field = r\"...\")`"
-            } else {
-                ""
-            };
-            return Err(syn::Error::new(
-                key.span(),
-                format!("unknown argument `{key}`: `{form}(...)` takes {takes}{hint}"),
-            ));
-        }
-        let eq = content.parse::<Token![=]>()?;
-        let lit: LitStr = content.parse()?;
-        let tokens = quote::quote!(#key #eq #lit);
-        if key == "path" {
-            path.set(cx, tokens, lit);
-        } else if key == "channel" {
-            channel.set(cx, tokens, lit);
-        } else {
-            add_field(&mut fields, key, lit, cx);
-        }
-    }
-    Ok((path.get(), fields, channel.get()))
 }

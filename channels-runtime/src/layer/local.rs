@@ -99,7 +99,10 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 ///
 /// **Slow members.** A group message to a member whose channel is full is dropped for that member only
 /// (at-most-once delivery), counted in [`dropped`](Self::dropped) and logged at debug level; the sender never
-/// waits. Every operation takes a lock for one map operation; none is held across an await.
+/// waits. A server's WebSocket reply channels are bounded by bytes instead (its
+/// [`ServerConfig::outbound_budget`](crate::ServerConfig::outbound_budget)): one past its budget is closed
+/// (and forgotten here) or, with the drop policy, misses the message as above. Every operation takes a
+/// lock for one map operation; none is held across an await.
 ///
 /// Cloning is cheap and shares the registry.
 ///
@@ -241,8 +244,9 @@ impl LocalRegistry {
     }
 
     /// Pushes `message` to every live member of `group` in this process: one push each, the message
-    /// shared. Members that expired or whose inbox has gone are forgotten; a member whose channel is full
-    /// misses this message (counted in [`dropped`](Self::dropped), logged at debug level).
+    /// shared. Members that expired or whose inbox has gone (or was closed past its byte budget) are
+    /// forgotten; a member whose channel is full misses this message (counted in
+    /// [`dropped`](Self::dropped), logged at debug level).
     pub fn group_send(&self, group: &str, message: &LayerMessage) {
         let now = Instant::now();
         super::clock::observe(now);

@@ -5,10 +5,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 /// A value that can be parsed from a path capture: any `FromStr` type that can be cloned and sent.
+///
+/// Its diagnostic is word for word `ConsumerParam`'s (what `#[consumer]` asks of a parameter): a type
+/// that is neither fails both bounds at the same parameter, and the compiler shows identical errors once.
 #[diagnostic::on_unimplemented(
-    message = "path capture parameter type `{Self}` can't be parsed from the URL",
-    label = "this type doesn't implement `FromStr` (or isn't `Clone + Send + Sync + 'static`)",
-    note = "use `String`, an integer such as `u32`, or a type of your own that implements `std::str::FromStr`"
+    message = "`{Self}` can't be a consumer parameter: it is neither a path capture nor an extractor",
+    label = "no path capture and no extractor",
+    note = "a path capture is a `String`, an integer or a type of your own that implements `std::str::FromStr` (and is `Clone + Send + Sync + 'static`); an extractor is `Session`, `Multiplexer`, or `Json<T>` where `T: serde::Deserialize` (`#[derive(serde::Deserialize)]`)"
 )]
 pub trait FromCapture: Sized + Clone + Send + Sync + 'static {
     /// Parses the captured text; `None` makes the route not match.

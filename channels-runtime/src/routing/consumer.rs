@@ -1,5 +1,6 @@
 //! The consumer abstraction: what a consumer returns ([`IntoConsumerResult`], [`ConsumerError`]), how one
-//! run starts ([`Invocation`]), and a consumer bound to its captures ([`Consumer`]).
+//! run starts ([`Invocation`]), a consumer bound to its captures ([`Consumer`]), and what its failures do to
+//! its connection ([`ErrorMode`]).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -29,6 +30,8 @@ use crate::Message;
 pub struct ConsumerError {
     #[source]
     source: Box<dyn StdError + Send + Sync + 'static>,
+    /// Set by a consumer in [`ErrorMode::KeepOpen`]: the server logs the error and keeps the connection.
+    keep_open: bool,
 }
 
 impl ConsumerError {
@@ -37,6 +40,27 @@ impl ConsumerError {
     pub fn new(error: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
         ConsumerError {
             source: error.into(),
+            keep_open: false,
+        }
+    }
+
+    /// Whether the connection stays open after this error: the consumer that returned it runs in
+    /// [`ErrorMode::KeepOpen`] (Channels 1.x). Otherwise the server closes the connection with 1011.
+    pub fn keeps_connection_open(&self) -> bool {
+        self.keep_open
+    }
+
+    /// The error, marked to keep its connection open (see [`ErrorMode::KeepOpen`]).
+    fn keeping_open(mut self) -> Self {
+        self.keep_open = true;
+        self
+    }
+
+    /// The error, as a consumer in `mode` returns it.
+    pub(crate) fn in_mode(self, mode: ErrorMode) -> Self {
+        match mode {
+            ErrorMode::KeepOpen => self.keeping_open(),
+            ErrorMode::Close => self,
         }
     }
 
@@ -105,12 +129,54 @@ impl<E: Into<Box<dyn StdError + Send + Sync + 'static>>> IntoConsumerResult for 
     }
 }
 
+/// What a consumer's failure does to its connection: Channels 4's answer (the default) or Channels 1.x's.
+///
+/// A failure is an `Err` the consumer returned, or one the dispatch found on its behalf: an event `type`
+/// a class-based consumer has no handler for, an event payload that doesn't fit the handler's parameter,
+/// a frame that isn't the JSON a [`Json`](super::Json) parameter or `receive_json` expects (all
+/// [`DispatchError`](super::DispatchError)s). Every failure is logged (at `error` level) in both modes.
+///
+/// | | [`Close`](Self::Close) (Channels 4, default) | [`KeepOpen`](Self::KeepOpen) (Channels 1.x) |
+/// |---|---|---|
+/// | a `receive` or event consumer fails | log, close with 1011 | log, keep the connection |
+/// | data sent by the connect consumer before it accepts | an error: log, refuse the handshake with 500 (Daphne 4 raises) | accepts the connection |
+///
+/// A panic closes the connection with 1011 in both modes (the consumer's state can't be trusted after
+/// it), and a connect consumer that fails refuses the handshake with 500 in both.
+///
+/// Choose it per consumer with `#[consumer(errors = "keep_open")]` ([`Consumer::with_error_mode`]), or for a
+/// whole table with the header `errors = "keep_open";` ([`Routing::with_error_mode`](super::Routing::with_error_mode)); a
+/// consumer's own choice wins over its table's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorMode {
+    /// Channels 4 (and Daphne 4): a failure closes the connection with 1011; data before `accept` is an
+    /// error.
+    #[default]
+    Close,
+    /// Channels 1.x: the worker logged a consumer's exception and the client stayed connected; data
+    /// before `accept` accepts.
+    KeepOpen,
+}
+
+/// When a consumer's sends leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Hold {
+    /// At once (the default).
+    #[default]
+    Never,
+    /// When it returns `Ok`; discarded when it fails ([`Consumer::atomic`]).
+    Atomic,
+    /// When it returns, whatever it returns ([`Consumer::buffered`], Channels 1.x).
+    UntilReturn,
+}
+
 /// A consumer bound to its path captures, ready to run for each message of a connection.
 #[derive(Clone)]
 pub struct Consumer {
     name: &'static str,
     call: Arc<dyn Fn(Message) -> Invocation + Send + Sync>,
-    atomic: bool,
+    hold: Hold,
+    errors: Option<ErrorMode>,
 }
 
 impl fmt::Debug for Consumer {
@@ -130,7 +196,8 @@ impl Consumer {
         Consumer {
             name,
             call: Arc::new(call),
-            atomic: false,
+            hold: Hold::Never,
+            errors: None,
         }
     }
 
@@ -161,8 +228,11 @@ impl Consumer {
     }
 
     /// Holds every send this consumer makes (reply channel, group, channel) until it returns, then sends
-    /// them in order if it returned `Ok` and discards them if it failed: Channels 1.x's behaviour, as an
-    /// opt-in. Applies to async consumers; a sync consumer's sends always leave at once.
+    /// them in order if it returned `Ok` and discards them if it failed: all or nothing, as a database
+    /// transaction. Applies to async consumers; a sync consumer's sends always leave at once.
+    ///
+    /// This is *not* what Channels 1.x did: 1.x sent a consumer's buffered messages in a `finally`, even
+    /// when it raised. That is [`buffered`](Self::buffered).
     ///
     /// ```
     /// use channels_runtime::routing::Consumer;
@@ -171,13 +241,61 @@ impl Consumer {
     /// assert!(all_or_nothing.is_atomic());
     /// ```
     pub fn atomic(mut self) -> Self {
-        self.atomic = true;
+        self.hold = Hold::Atomic;
         self
     }
 
-    /// Whether sends are held until the consumer returns (see [`atomic`](Self::atomic)).
+    /// Whether sends are held until the consumer returns `Ok` (see [`atomic`](Self::atomic)).
     pub fn is_atomic(&self) -> bool {
-        self.atomic
+        self.hold == Hold::Atomic
+    }
+
+    /// Holds every send this consumer makes until it returns, then sends them in order whatever it
+    /// returned: Channels 1.x's buffering (its `Channel.send` waited for the consumer to exit, and the
+    /// buffer was flushed in a `finally`, also after an exception). Applies to async consumers.
+    ///
+    /// ```
+    /// use channels_runtime::routing::Consumer;
+    /// use channels_runtime::Message;
+    /// let like_1x = Consumer::from_async("ws_message", |_m: Message| async {}).buffered();
+    /// assert!(like_1x.is_buffered() && !like_1x.is_atomic());
+    /// ```
+    pub fn buffered(mut self) -> Self {
+        self.hold = Hold::UntilReturn;
+        self
+    }
+
+    /// Whether sends are held until the consumer returns, and then sent whatever it returned (see
+    /// [`buffered`](Self::buffered)).
+    pub fn is_buffered(&self) -> bool {
+        self.hold == Hold::UntilReturn
+    }
+
+    /// What this consumer's failures do to its connection (see [`ErrorMode`]); this choice wins over the
+    /// table's ([`Routing::with_error_mode`](super::Routing::with_error_mode)).
+    ///
+    /// ```
+    /// use channels_runtime::routing::{Consumer, ErrorMode};
+    /// use channels_runtime::Message;
+    /// let lenient = Consumer::from_async("ws_message", |_m: Message| async {}).with_error_mode(ErrorMode::KeepOpen);
+    /// assert_eq!(lenient.error_mode(), ErrorMode::KeepOpen);
+    /// ```
+    pub fn with_error_mode(mut self, mode: ErrorMode) -> Self {
+        self.errors = Some(mode);
+        self
+    }
+
+    /// The consumer's error mode: its own, or its table's, or [`ErrorMode::Close`].
+    pub fn error_mode(&self) -> ErrorMode {
+        self.errors.unwrap_or_default()
+    }
+
+    /// The consumer, with `mode` as its error mode unless it chose one itself (a table's default).
+    pub(crate) fn or_errors(mut self, mode: Option<ErrorMode>) -> Self {
+        if self.errors.is_none() {
+            self.errors = mode;
+        }
+        self
     }
 
     /// The consumer's name, for logs.
@@ -185,9 +303,21 @@ impl Consumer {
         self.name
     }
 
-    /// Starts a run for `message`.
+    /// Starts a run for `message`. In [`ErrorMode::KeepOpen`], the run's error is marked to keep its
+    /// connection open ([`ConsumerError::keeps_connection_open`]).
     pub fn invoke(&self, message: Message) -> Invocation {
-        (self.call)(message)
+        let invocation = (self.call)(message);
+        if self.error_mode() != ErrorMode::KeepOpen {
+            return invocation;
+        }
+        match invocation {
+            Invocation::Async(run) => Invocation::Async(Box::pin(async move {
+                run.await.map_err(ConsumerError::keeping_open)
+            })),
+            Invocation::Blocking(run) => {
+                Invocation::Blocking(Box::new(move || run().map_err(ConsumerError::keeping_open)))
+            }
+        }
     }
 }
 
@@ -209,6 +339,48 @@ mod tests {
             error.source().map(ToString::to_string).as_deref(),
             Some("channel is full; nothing was sent")
         );
+    }
+
+    fn failing() -> Consumer {
+        Consumer::from_async("failing", |_m: Message| async { Err::<(), _>("boom") })
+    }
+
+    async fn error_of(invocation: Invocation) -> ConsumerError {
+        match invocation {
+            Invocation::Async(run) => run.await.unwrap_err(),
+            Invocation::Blocking(run) => run().unwrap_err(),
+        }
+    }
+
+    #[tokio::test]
+    async fn keep_open_marks_the_errors_of_its_runs() {
+        let close = error_of(failing().invoke(Message::from_text("x"))).await;
+        assert!(!close.keeps_connection_open());
+        let lenient = failing().with_error_mode(ErrorMode::KeepOpen);
+        let kept = error_of(lenient.invoke(Message::from_text("x"))).await;
+        assert!(kept.keeps_connection_open());
+        assert_eq!(kept.get_ref().to_string(), "boom");
+        let sync = Consumer::from_sync("sync", |_m: Message| Err::<(), _>("boom"))
+            .with_error_mode(ErrorMode::KeepOpen);
+        assert!(
+            error_of(sync.invoke(Message::from_text("x")))
+                .await
+                .keeps_connection_open()
+        );
+    }
+
+    #[test]
+    fn a_consumers_own_mode_wins_over_its_tables() {
+        let own = failing().with_error_mode(ErrorMode::Close);
+        assert_eq!(
+            own.or_errors(Some(ErrorMode::KeepOpen)).error_mode(),
+            ErrorMode::Close
+        );
+        assert_eq!(
+            failing().or_errors(Some(ErrorMode::KeepOpen)).error_mode(),
+            ErrorMode::KeepOpen
+        );
+        assert_eq!(failing().or_errors(None).error_mode(), ErrorMode::Close);
     }
 
     #[test]

@@ -29,13 +29,19 @@
 //! assert!(routing.resolve("websocket.receive", "/anything/").is_some());
 //! ```
 //!
-//! The parts: [`Consumer`] and what a consumer returns (`consumer.rs`), path captures (`captures.rs`),
-//! one route's pattern (`pattern.rs`), a [`Route`] (`route.rs`), the [`Routing`] table (`table.rs`),
-//! [`Protocol`] (`protocol.rs`) and [`RoutingError`] (`error.rs`).
+//! The parts: [`Consumer`], what a consumer returns and what its failures do ([`ErrorMode`])
+//! (`consumer.rs`), messages a consumer can't take ([`DispatchError`], `dispatch.rs`), JSON consumers
+//! ([`Json`], [`JsonWebsocketConsumer`], `json.rs`), Channels 1.x's demultiplexer ([`Demultiplexer`],
+//! [`Multiplexer`], `demux.rs`), path captures (`captures.rs`), one route's pattern (`pattern.rs`), a
+//! [`Route`] (`route.rs`), the [`Routing`] table (`table.rs`), [`Protocol`] (`protocol.rs`) and
+//! [`RoutingError`] (`error.rs`).
 
 mod captures;
 mod consumer;
+mod demux;
+mod dispatch;
 mod error;
+mod json;
 mod pattern;
 mod protocol;
 mod route;
@@ -43,9 +49,14 @@ mod table;
 
 pub use captures::{FromCapture, PathParams};
 pub use consumer::{
-    Consumer, ConsumerError, ConsumerFuture, ConsumerResult, IntoConsumerResult, Invocation,
+    Consumer, ConsumerError, ConsumerFuture, ConsumerResult, ErrorMode, IntoConsumerResult,
+    Invocation,
 };
+pub use demux::{Demultiplexer, Multiplexer};
+pub use dispatch::DispatchError;
 pub use error::RoutingError;
+pub(crate) use json::decode_message;
+pub use json::{Json, JsonWebsocketConsumer};
 pub use pattern::PathPattern;
 pub use protocol::Protocol;
 pub use route::{Binder, EventFilter, Route};

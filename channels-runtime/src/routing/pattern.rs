@@ -86,20 +86,32 @@ impl PathPattern {
 
     /// Compiles it for a route to a consumer (`endpoint`) or for a prefix (an include, a nested router).
     pub(super) fn compile(&self, endpoint: bool) -> Result<Pattern, RoutingError> {
-        let regex = match self.syntax {
-            Syntax::Channels1 => format!(r"\A(?:{})", self.source),
-            Syntax::RePath if endpoint && self.source.ends_with('$') => {
-                format!(r"\A(?:{})\z", self.source)
-            }
-            Syntax::RePath => format!("(?:{})", self.source),
-            Syntax::Path => route_to_regex(&self.source)
+        let source = &*self.source;
+        let wrap = |body: &str| match self.syntax {
+            Syntax::RePath if endpoint && source.ends_with('$') => format!(r"\A(?:{body})\z"),
+            Syntax::RePath => format!("(?:{body})"),
+            _ => format!(r"\A(?:{body})"),
+        };
+        if self.syntax == Syntax::Path {
+            let regex = route_to_regex(source)
                 .map_err(|reason| RoutingError::Route {
-                    route: self.source.to_string(),
+                    route: source.to_owned(),
                     reason,
                 })?
-                .regex(endpoint),
-        };
-        Pattern::compiled(self.source.clone(), &regex)
+                .regex(endpoint);
+            return Pattern::compiled(self.source.clone(), &regex);
+        }
+        // A regex on its own first (found by fuzzing): once wrapped, `/a)|(?:/b` compiles, and its `/b`
+        // matches anywhere.
+        Pattern::compiled(self.source.clone(), source)?;
+        match Pattern::compiled(self.source.clone(), &wrap(source)) {
+            // In verbose mode (`(?x)`), a comment that ends the pattern swallows the wrapping's `)`; a
+            // newline ends the comment (and, in verbose mode, matches nothing).
+            Err(_) if source.contains('#') => {
+                Pattern::compiled(self.source.clone(), &wrap(&format!("{source}\n")))
+            }
+            compiled => compiled,
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 
 use super::captures::PathParams;
-use super::consumer::{Consumer, ConsumerResult, Invocation};
+use super::consumer::{Consumer, ConsumerResult, ErrorMode, Invocation};
 use super::error::RoutingError;
 use super::pattern::{PathPattern, Pattern, PatternIndex};
 use super::protocol::Protocol;
@@ -65,6 +65,9 @@ pub struct Routing {
     entries: Vec<Entry>,
     /// Channels 2+'s `URLRouter`: the path is matched without its leading `/`.
     url_router: bool,
+    /// The error mode of the consumers this table (and the tables it includes) binds, unless they chose
+    /// their own or an inner table did.
+    errors: Option<ErrorMode>,
     /// Every entry's path pattern in one `RegexSet`, built on first use: one pass over the path tells
     /// which entries can match, so only those run their own regex (for the captures).
     index: OnceLock<Option<PatternIndex>>,
@@ -118,6 +121,10 @@ enum Hit<'a, T> {
     Deferred(&'a Route, PathParams),
 }
 
+/// Decides whether a route whose event and patterns match takes the message (its captures parse), and
+/// makes the result, given the error mode its tables chose (see `Routing::find`).
+type Accept<'a, 'f, T> = dyn FnMut(&'a Route, &PathParams, Option<ErrorMode>) -> Option<T> + 'f;
+
 /// The name a consumer routing each message by its fields has in logs.
 const BY_FIELDS: &str = "(routed by message fields)";
 
@@ -136,6 +143,23 @@ impl Routing {
             url_router: true,
             ..Routing::default()
         }
+    }
+
+    /// Sets the [`ErrorMode`] of every consumer this table routes, and the tables it includes, that
+    /// doesn't choose its own (`#[consumer(errors = "...")]`) and isn't in an included table that chose
+    /// one. `channel_routing!`'s header `errors = "keep_open";` calls it.
+    ///
+    /// ```
+    /// use channels_runtime::routing::{Consumer, ErrorMode, Route, Routing};
+    /// use channels_runtime::Message;
+    /// let ws = Consumer::from_async("ws", |_m: Message| async {});
+    /// let routing = Routing::new().with_error_mode(ErrorMode::KeepOpen).route(Route::to("websocket.receive", None, ws));
+    /// let bound = routing.resolve("websocket.receive", "/").unwrap();
+    /// assert_eq!(bound.error_mode(), ErrorMode::KeepOpen);
+    /// ```
+    pub fn with_error_mode(mut self, mode: ErrorMode) -> Self {
+        self.errors = Some(mode);
+        self
     }
 
     /// Whether this is a Channels 2+ `URLRouter` (see [`url_router`](Self::url_router)).
@@ -223,8 +247,10 @@ impl Routing {
     /// ones after it in order.
     pub fn resolve(&self, event: &str, path: &str) -> Option<Consumer> {
         let mut params = PathParams::default();
-        let mut bind = |route: &Route, params: &PathParams| route.bind(params);
-        match self.find(event, path, &mut params, None, &mut bind)? {
+        let mut bind = |route: &Route, params: &PathParams, errors: Option<ErrorMode>| {
+            route.bind(params).map(|c| c.or_errors(errors))
+        };
+        match self.find(event, path, &mut params, None, None, &mut bind)? {
             Hit::Bound(consumer) => Some(consumer),
             Hit::Deferred(..) => Some(self.by_fields(event, path)),
         }
@@ -240,15 +266,22 @@ impl Routing {
         bound: &mut BoundRoutes<'a>,
     ) -> Option<Found<'a>> {
         let mut params = PathParams::default();
-        let hit = self.find(event, path, &mut params, None, &mut |route, params| {
-            bound
-                .bind_with(route, || route.bind(params))
-                .map(|consumer| Found {
-                    route,
-                    params: params.clone(),
-                    consumer,
-                })
-        })?;
+        let hit = self.find(
+            event,
+            path,
+            &mut params,
+            None,
+            None,
+            &mut |route, params, errors| {
+                bound
+                    .bind_with(route, || route.bind(params).map(|c| c.or_errors(errors)))
+                    .map(|consumer| Found {
+                        route,
+                        params: params.clone(),
+                        consumer,
+                    })
+            },
+        )?;
         match hit {
             Hit::Bound(found) => Some(found),
             Hit::Deferred(route, params) => {
@@ -267,14 +300,18 @@ impl Routing {
     fn by_fields(&self, event: &str, path: &str) -> Consumer {
         let routing = self.shared.get_or_init(|| Arc::new(self.clone())).clone();
         let (event, path): (Arc<str>, Arc<str>) = (Arc::from(event), Arc::from(path));
+        let errors = self.errors;
         Consumer::new(BY_FIELDS, move |message| {
             let mut params = PathParams::default();
-            let mut bind = |route: &Route, params: &PathParams| route.bind(params);
+            let mut bind = |route: &Route, params: &PathParams, errors: Option<ErrorMode>| {
+                route.bind(params).map(|c| c.or_errors(errors))
+            };
             match routing.find(
                 &event,
                 &path,
                 &mut params,
                 Some(&message.content),
+                None,
                 &mut bind,
             ) {
                 Some(Hit::Bound(consumer)) => consumer.invoke(message),
@@ -287,18 +324,22 @@ impl Routing {
                 }
             }
         })
+        .or_errors(errors)
     }
 
     /// Tries the entries in order; `accept` decides whether a route whose event, pattern (and fields,
-    /// with `content`) match matches (its captures parse), and makes the result.
+    /// with `content`) match matches (its captures parse), and makes the result, given the error mode
+    /// of the innermost table that chose one (`errors`: the enclosing tables').
     fn find<'a, T>(
         &'a self,
         event: &str,
         path: &str,
         params: &mut PathParams,
         content: Option<&Content>,
-        accept: &mut dyn FnMut(&'a Route, &PathParams) -> Option<T>,
+        errors: Option<ErrorMode>,
+        accept: &mut Accept<'a, '_, T>,
     ) -> Option<Hit<'a, T>> {
+        let errors = self.errors.or(errors);
         // Channels 2+'s URLRouter: `path.lstrip("/")`.
         let path = if self.url_router {
             path.trim_start_matches('/')
@@ -335,7 +376,7 @@ impl Routing {
                             Some(_) => continue,
                         }
                     }
-                    accept(route, &local).map(Hit::Bound)
+                    accept(route, &local, errors).map(Hit::Bound)
                 }
                 Entry::Include { prefix, inner } => {
                     let rest = match prefix {
@@ -346,13 +387,13 @@ impl Routing {
                         },
                         Some(Err(_)) => continue,
                     };
-                    inner.find(event, rest, &mut local, content, accept)
+                    inner.find(event, rest, &mut local, content, errors, accept)
                 }
                 Entry::Protocol { protocol, inner } => {
                     if !protocol.takes(event) {
                         continue;
                     }
-                    inner.find(event, path, &mut local, content, accept)
+                    inner.find(event, path, &mut local, content, errors, accept)
                 }
             };
             if hit.is_some() {

@@ -295,3 +295,29 @@ fn path_route_errors_are_collected() {
         .route(class("y").with_field("command", "("));
     assert_eq!(routing.errors().len(), 2);
 }
+
+#[test]
+fn a_tables_error_mode_reaches_its_routes_and_an_inner_tables_wins() {
+    use super::super::consumer::ErrorMode;
+    let plain = || Consumer::from_async("plain", |_m: Message| async {});
+    let inner = Routing::new()
+        .with_error_mode(ErrorMode::Close)
+        .route(Route::to("websocket.receive", Some("^/close/"), plain()));
+    let routing = Routing::new()
+        .with_error_mode(ErrorMode::KeepOpen)
+        .include(Some("^/inner"), inner)
+        .route(Route::to(
+            "websocket.receive",
+            Some("^/own/"),
+            plain().with_error_mode(ErrorMode::Close),
+        ))
+        .route(Route::to("websocket.receive", None, plain()));
+    let mode = |path| {
+        routing
+            .resolve("websocket.receive", path)
+            .map(|c| c.error_mode())
+    };
+    assert_eq!(mode("/anything/"), Some(ErrorMode::KeepOpen));
+    assert_eq!(mode("/own/"), Some(ErrorMode::Close));
+    assert_eq!(mode("/inner/close/"), Some(ErrorMode::Close));
+}

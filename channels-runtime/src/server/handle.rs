@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::Shared;
@@ -36,6 +37,15 @@ impl ServerHandle {
         }
     }
 
+    /// Serves `io` as one more accepted connection, with no peer address (`testing`'s in-process
+    /// transport: one end of an in-memory pipe).
+    pub(crate) fn serve_io<IO>(&self, io: IO)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        super::listen::serve_connection(self.shared.clone(), io, None);
+    }
+
     /// The address the server listens on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -47,9 +57,31 @@ impl ServerHandle {
         self.shared.layer.clone()
     }
 
-    /// How many WebSocket connections are open (including their disconnect consumers still running).
+    /// How many WebSocket connections are open: from the moment a handshake matches the routes (its
+    /// connect consumer running included) until its disconnect consumer has finished.
     pub fn connections(&self) -> usize {
         self.shared.connections.count()
+    }
+
+    /// What this server did with slow clients since it started: connections closed past their
+    /// [`outbound_budget`](crate::ServerConfig::outbound_budget) or their
+    /// [`write_timeout`](crate::ServerConfig::write_timeout), and messages dropped under
+    /// [`SlowClientPolicy::Drop`](super::SlowClientPolicy::Drop).
+    ///
+    /// ```no_run
+    /// # async fn run(server: channels_runtime::ServerHandle) {
+    /// let stats = server.slow_clients();
+    /// println!("{} slow clients closed", stats.closed_over_budget + stats.closed_write_timeout);
+    /// # }
+    /// ```
+    pub fn slow_clients(&self) -> SlowClientStats {
+        let budget = &self.shared.budget;
+        let get = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        SlowClientStats {
+            closed_over_budget: get(&budget.closed),
+            closed_write_timeout: get(&budget.timed_out),
+            dropped: get(&budget.dropped),
+        }
     }
 
     /// Waits until at most `n` WebSocket connections are open, including their disconnect consumers.
@@ -65,4 +97,20 @@ impl ServerHandle {
             changed.await;
         }
     }
+}
+
+/// Counts of slow clients, from [`ServerHandle::slow_clients`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SlowClientStats {
+    /// Connections closed (1013) for going past their outbound budget ([`SlowClientPolicy::Close`]).
+    ///
+    /// [`SlowClientPolicy::Close`]: super::SlowClientPolicy::Close
+    pub closed_over_budget: u64,
+    /// Connections closed (1013) because the client took nothing for the write timeout.
+    pub closed_write_timeout: u64,
+    /// Messages dropped for a member past its budget ([`SlowClientPolicy::Drop`]).
+    ///
+    /// [`SlowClientPolicy::Drop`]: super::SlowClientPolicy::Drop
+    pub dropped: u64,
 }

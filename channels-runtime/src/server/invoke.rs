@@ -91,21 +91,30 @@ pub(crate) fn start(
     let name = consumer.name();
     match catch(|| consumer.invoke(message)) {
         Err(panic) => RunFuture::ended(Err(Failure::Panic(panic))),
-        Ok(Invocation::Async(fut)) if consumer.is_atomic() => {
+        Ok(Invocation::Async(fut)) if consumer.is_atomic() || consumer.is_buffered() => {
             let guarded = RunFuture {
                 state: RunState::Direct(fut, layer.clone()),
             };
+            // `atomic` discards the held sends of a failed run; `buffered` sends them anyway, as
+            // Channels 1.x flushed its buffer in a `finally`.
+            let flush_on_failure = consumer.is_buffered();
             RunFuture::wrapped(async move {
                 let (outcome, held) = deferred::run_holding(guarded).await;
                 match outcome {
                     Ok(()) => deferred::flush(held)
                         .await
                         .map_err(|e| Failure::Error(ConsumerError::new(e))),
+                    Err(failure @ Failure::Error(_)) if flush_on_failure => {
+                        if let Err(error) = deferred::flush(held).await {
+                            tracing::warn!(consumer = name, %error, "buffered sends of a failed consumer were not all sent");
+                        }
+                        Err(failure)
+                    }
                     Err(failure) => {
                         tracing::debug!(
                             consumer = name,
                             discarded = held.len(),
-                            "atomic consumer failed; its sends are discarded"
+                            "consumer failed; its held sends are discarded"
                         );
                         Err(failure)
                     }

@@ -1,5 +1,6 @@
 //! [`Server`]: configure, bind, accept.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,6 +90,25 @@ impl Server {
             addr: addr.to_owned(),
             source,
         })?;
+        let mut handle = self.start(local_addr);
+        handle
+            .tasks
+            .spawn(accept_loop(listener, handle.shared.clone()));
+        Ok(handle)
+    }
+
+    /// Starts serving without a listener: connections come from
+    /// [`ServerHandle::serve_io`] (`testing`'s in-process transport). Its `local_addr` is `0.0.0.0:0`.
+    pub(crate) fn start_in_process(self) -> Result<ServerHandle, ServerError> {
+        let errors = self.routing.errors();
+        if !errors.is_empty() {
+            return Err(ServerError::Routing(errors));
+        }
+        Ok(self.start(SocketAddr::from(([0, 0, 0, 0], 0))))
+    }
+
+    /// The running server, its workers and its clock, without the accept loop.
+    fn start(self, local_addr: SocketAddr) -> ServerHandle {
         if self.default_layer {
             make_default(&self.layer, "server");
         }
@@ -96,6 +116,7 @@ impl Server {
         let shared = Arc::new(Shared {
             routing: Arc::new(self.routing),
             layer: self.layer,
+            budget: Arc::new(self.config.budget()),
             config: self.config,
             connections: Tracker::default(),
             shutdown: Arc::default(),
@@ -105,21 +126,27 @@ impl Server {
             let worker = Worker::from_parts(shared.routing.clone(), shared.layer.clone());
             tasks.spawn(worker.run());
         }
-        tasks.spawn(accept_loop(listener, shared.clone()));
         tasks.spawn(crate::layer::clock::tick());
-        Ok(ServerHandle {
+        ServerHandle {
             local_addr,
             shared,
             tasks,
             _runtime: runtime,
-        })
+        }
     }
 
-    /// Serves on `addr` until Ctrl-C or SIGTERM, printing the address it listens on; then shuts down
-    /// gracefully (see [`ServerHandle::shutdown`]).
+    /// Serves on `addr` until Ctrl-C or SIGTERM, printing the address it listens on (and, when no
+    /// `tracing` subscriber is installed, a line saying that its warnings are not shown); then shuts
+    /// down gracefully (see [`ServerHandle::shutdown`]).
     pub async fn run(self, addr: &str) -> Result<(), ServerError> {
         let handle = self.spawn(addr).await?;
         println!("Listening on http://{}/", handle.local_addr());
+        if !tracing::dispatcher::has_been_set() {
+            eprintln!(
+                "channels: no tracing subscriber is installed, so the server's warnings and errors are \
+                 not shown; install one, e.g. `tracing_subscriber::fmt::init()` (see the README's quick start)"
+            );
+        }
         shutdown_signal().await;
         tracing::info!("shutting down");
         handle.shutdown(Duration::from_secs(5)).await;
@@ -173,15 +200,22 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| service::handle(shared.clone(), Some(peer), req));
-            let connection = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, %peer, "HTTP connection ended with an error");
-            }
-        });
+        serve_connection(shared.clone(), stream, Some(peer));
     }
+}
+
+/// Serves one accepted connection (from `peer`, when it has an address) in a task of its own.
+pub(crate) fn serve_connection<IO>(shared: Arc<Shared>, io: IO, peer: Option<SocketAddr>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let service = service_fn(move |req| service::handle(shared.clone(), peer, req));
+        let connection = http1::Builder::new()
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, ?peer, "HTTP connection ended with an error");
+        }
+    });
 }

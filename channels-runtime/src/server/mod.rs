@@ -30,8 +30,8 @@ mod service;
 mod state;
 mod worker;
 
-pub use config::ServerConfig;
-pub use handle::ServerHandle;
+pub use config::{ServerConfig, SlowClientPolicy};
+pub use handle::{ServerHandle, SlowClientStats};
 pub use listen::Server;
 pub use worker::Worker;
 

@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use super::ServerConfig;
 use crate::layer::ChannelLayer;
+use crate::layer::queue::Budget;
 use crate::routing::Routing;
 
 /// State shared by every connection of one server.
@@ -20,6 +21,8 @@ pub(crate) struct Shared {
     pub(crate) connections: Tracker,
     /// Raised when the server shuts down: every connection then closes with 1001 (going away).
     pub(crate) shutdown: Arc<Shutdown>,
+    /// The byte budget of every WebSocket reply channel, and the slow-client counters.
+    pub(crate) budget: Arc<Budget>,
 }
 
 /// A one-way signal: set once, seen by every connection.

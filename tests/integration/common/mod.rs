@@ -1,16 +1,17 @@
-//! Helpers shared by the integration tests: start a server on a free port, connect real WebSocket clients
-//! (the crate's own `testing::WebsocketCommunicator`), and read with a guard timeout (a hang fails the test
-//! instead of blocking CI; no test asserts on time).
+//! Helpers shared by the integration tests, over the public harness (`channels::testing`): start a server
+//! on a free port (`TestServer`), connect real WebSocket clients (`WebsocketCommunicator`), send HTTP
+//! requests (`HttpCommunicator`), and read with a guard timeout (a hang fails the test instead of blocking
+//! CI; no test asserts on time). What is left here is shorthand that panics with a clear message, and a
+//! raw HTTP client for malformed requests.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use channels::ServerHandle;
 use channels::layer::InMemoryLayer;
 use channels::prelude::*;
-use channels::testing::{TestError, WebsocketCommunicator};
+use channels::testing::{HttpCommunicator, TestError, TestServer, WebsocketCommunicator};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -20,21 +21,17 @@ pub type Ws = WebsocketCommunicator;
 /// How long a test waits for something that should happen at once before calling it a failure.
 pub const GUARD: Duration = WebsocketCommunicator::TIMEOUT;
 
-/// Starts `routing` on 127.0.0.1 with its own in-memory layer.
+/// Starts `routing` on 127.0.0.1 with its own in-memory layer (the public harness's `TestServer`).
 pub async fn start(routing: Routing) -> (ServerHandle, InMemoryLayer) {
     start_with(routing, ServerConfig::default()).await
 }
 
 /// Starts `routing` with `config`.
 pub async fn start_with(routing: Routing, config: ServerConfig) -> (ServerHandle, InMemoryLayer) {
-    let layer = InMemoryLayer::new();
-    let handle = Server::new(routing)
-        .with_layer(Arc::new(layer.clone()))
-        .with_config(config)
-        .spawn("127.0.0.1:0")
+    TestServer::start_with(routing, config)
         .await
-        .expect("server starts");
-    (handle, layer)
+        .expect("server starts")
+        .into_parts()
 }
 
 /// Opens a WebSocket to `path`.
@@ -93,10 +90,13 @@ pub fn hand_off_to_upper_worker() -> (Consumer, Consumer) {
     (receive, upper)
 }
 
-/// A plain HTTP GET: status and body.
+/// A plain HTTP GET (the public harness's `HttpCommunicator`): status and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    raw_request(addr, request.as_bytes()).await
+    let response = HttpCommunicator::new_to(addr, "GET", path)
+        .get_response()
+        .await
+        .expect("a response in time");
+    (response.status, response.text())
 }
 
 /// Sends raw bytes as an HTTP request; returns the status and body of the answer.

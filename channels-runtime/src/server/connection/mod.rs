@@ -8,12 +8,17 @@
 //!
 //! The wait is one hand-written poll (not `select!`), so that the state kept per idle connection is small:
 //! this future lives as long as the connection.
-
 //!
-//! Here: what a connection owns, its life from upgrade to disconnect, and how an event becomes a consumer
-//! run. `serve`: the loop that waits and the steps it takes.
+//! Here: what a connection owns ([`Endpoint`], [`Connection`]), its life from upgrade to disconnect, and
+//! how an event becomes a consumer run. `serve`: the loop that waits and the steps it takes. `write`: what
+//! consumers send, to the socket, and every way of closing. `wire`: the socket writer that shares group
+//! payloads instead of copying them. `builtin`: the typed events (`websocket.send`, ...) the connection
+//! acts on itself.
 
+mod builtin;
 mod serve;
+mod wire;
+mod write;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -23,18 +28,107 @@ use futures_util::FutureExt;
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Utf8Bytes};
 
 use super::bindings::Bindings;
 use super::invoke::{self, RunFuture};
 use crate::ReplyChannel;
 use crate::layer::{ChannelLayer, Inbox, LayerMessage};
 use crate::message::{MessageBuilder, Scope, events};
-use crate::routing::Consumer;
+use crate::routing::{Consumer, ConsumerError, DispatchError, ErrorMode};
 
-pub(crate) type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+pub(crate) use self::builtin::{Action, action as builtin_action};
+
+pub(crate) type Socket = WebSocketStream<wire::Wire>;
+
+/// What a WebSocket is from the moment its handshake is matched to routes: enough to run its disconnect
+/// consumer and leave its declared groups, whatever ends it.
+pub(crate) struct Endpoint {
+    pub(crate) scope: Arc<Scope>,
+    pub(crate) inbox: Inbox,
+    pub(crate) reply: ReplyChannel,
+    pub(crate) bindings: Bindings,
+    pub(crate) layer: Arc<dyn ChannelLayer>,
+    /// Counts this connection as open until it is dropped, disconnect consumer included.
+    pub(crate) tracked: super::TrackerGuard,
+}
+
+impl Endpoint {
+    /// Runs the disconnect consumer (as the `order`-th event, with `code`), then leaves the declared
+    /// groups.
+    pub(crate) async fn finish(self, order: u64, code: u16) {
+        if let Some(consumer) = self.bindings.disconnect.clone() {
+            let message = MessageBuilder::new(events::WEBSOCKET_DISCONNECT, self.scope.clone())
+                .order(order) // the next after the last event dispatched, as ASGI numbers them
+                .code(code)
+                .build(self.reply.clone());
+            if let Err(failure) = invoke::start(&consumer, message, &self.layer).await {
+                invoke::log_failure(consumer.name(), events::WEBSOCKET_DISCONNECT, &failure);
+            }
+        }
+        self.leave().await;
+    }
+
+    /// Leaves the declared groups (no consumer has run: nothing else is owed).
+    pub(crate) async fn leave(self) {
+        super::leave_groups(&self.layer, self.inbox.name(), &self.bindings.groups).await;
+    }
+}
+
+/// An [`Endpoint`] whose end is owed by the handshake: dropped before it is handed on (the client went
+/// away while the connect consumer ran, so hyper dropped the handshake), or [`end`](Self::end)ed
+/// (refused), it runs its disconnect in a task of its own (code 1006, as Daphne reports a handshake that
+/// never opened) once the connect event has been dispatched, and leaves its groups in any case.
+pub(crate) struct Owed {
+    endpoint: Option<Endpoint>,
+    dispatched: bool,
+}
+
+impl Owed {
+    pub(crate) fn new(endpoint: Endpoint) -> Self {
+        Owed {
+            endpoint: Some(endpoint),
+            dispatched: false,
+        }
+    }
+
+    /// The connect event has been dispatched: from now on a disconnect is owed.
+    pub(crate) fn dispatched(&mut self) {
+        self.dispatched = true;
+    }
+
+    /// Hands the endpoint on (to its connection): nothing is owed here any more.
+    pub(crate) fn take(mut self) -> Option<Endpoint> {
+        self.endpoint.take()
+    }
+
+    /// Ends the endpoint now (the handshake was refused): see the type's docs.
+    pub(crate) fn end(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        let Some(endpoint) = self.endpoint.take() else {
+            return;
+        };
+        let dispatched = self.dispatched;
+        let ending = async move {
+            if dispatched {
+                endpoint.finish(1, 1006).await;
+            } else {
+                endpoint.leave().await;
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(ending)),
+            Err(_) => tracing::warn!("runtime gone: a refused connection's disconnect is skipped"),
+        }
+    }
+}
 
 /// Everything a connection owns after the handshake.
 pub(crate) struct Connection {
@@ -47,17 +141,18 @@ pub(crate) struct Connection {
     pub(crate) early: Vec<LayerMessage>,
     pub(crate) max_pending: usize,
     pub(crate) close_timeout: Duration,
+    pub(crate) write_timeout: Duration,
     pub(crate) shutdown: Arc<super::Shutdown>,
     pub(crate) websocket: WebSocketConfig,
     /// Counts this connection as open until it is dropped, disconnect consumer included.
-    pub(crate) _tracked: super::TrackerGuard,
+    pub(crate) tracked: super::TrackerGuard,
 }
 
 /// A consumer run in progress: its name, the event it handles, and the run itself.
 pub(crate) type Running = (&'static str, &'static str, RunFuture);
 
 enum Incoming {
-    Text(tokio_tungstenite::tungstenite::Utf8Bytes),
+    Text(Utf8Bytes),
     Binary(bytes::Bytes),
     Event(String, Arc<Map<String, Value>>),
 }
@@ -72,14 +167,54 @@ enum Close {
     /// The peer closed (or vanished) with this code: answer, don't wait.
     Received(u16),
     /// We close, and wait for the peer's reply.
-    Send(CloseCode, &'static str),
+    Send(CloseCode, Utf8Bytes),
     /// The peer broke a limit or the protocol: close with this code at once.
     BadInput(CloseCode, &'static str, WsError),
+    /// The client is slow (past its budget, or a write timed out): drop what waits, close with 1013.
+    Slow(Slow),
+}
+
+/// Why a client counts as slow.
+#[derive(Debug, Clone, Copy)]
+enum Slow {
+    OverBudget,
+    WriteTimeout,
 }
 
 impl Connection {
+    /// The connection of `endpoint`, with the server's limits.
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        early: Vec<LayerMessage>,
+        shared: &super::Shared,
+    ) -> Self {
+        let Endpoint {
+            scope,
+            inbox,
+            reply,
+            bindings,
+            layer,
+            tracked,
+        } = endpoint;
+        Connection {
+            scope,
+            inbox,
+            reply,
+            bindings,
+            layer,
+            early,
+            max_pending: shared.config.max_pending_events,
+            close_timeout: shared.config.close_timeout,
+            write_timeout: shared.config.write_timeout,
+            shutdown: shared.shutdown.clone(),
+            websocket: shared.config.websocket_config(),
+            tracked,
+        }
+    }
+
     /// Completes the upgrade, runs the connection to its end, then the disconnect consumer, then leaves the
-    /// declared groups.
+    /// declared groups. An upgrade that fails (the client reset the connection) still gets its
+    /// disconnect, with code 1006.
     ///
     /// `running` is the connect consumer, if it accepted and is still running. One future per connection
     /// does all of it, so that the connection's state is stored once, not once per nesting level.
@@ -96,19 +231,21 @@ impl Connection {
                 Ok(upgraded) => upgraded,
                 Err(error) => {
                     tracing::debug!(%error, "upgrade failed");
-                    super::leave_groups(&self.layer, self.inbox.name(), &self.bindings.groups)
-                        .await;
+                    drop(running);
+                    Box::pin(self.into_endpoint().finish(1, 1006)).await;
                     return;
                 }
             };
+            let wire = wire::Wire::new(TokioIo::new(upgraded), self.inbox.queue().clone());
             // `from_raw_socket` is async in name only (it never waits); taking its result at once keeps its
             // state out of this long-lived future.
-            let stream = TokioIo::new(upgraded);
             let Some(mut socket) =
-                WebSocketStream::from_raw_socket(stream, Role::Server, Some(self.websocket))
+                WebSocketStream::from_raw_socket(wire, Role::Server, Some(self.websocket))
                     .now_or_never()
             else {
                 tracing::error!("WebSocket set-up did not complete at once; connection dropped");
+                drop(running);
+                Box::pin(self.into_endpoint().finish(1, 1006)).await;
                 return;
             };
             // A consumer still running when the connection closes is cancelled: `serve` drops it on return.
@@ -116,22 +253,19 @@ impl Connection {
             let ended = self.serve(&mut socket, running, &mut order).await;
             drop(socket);
             // Boxed: it runs once, at the end, and its state should not weigh on every open connection.
-            Box::pin(self.finish(order, ended.code)).await;
+            Box::pin(self.into_endpoint().finish(order, ended.code)).await;
         }
     }
 
-    /// Runs the disconnect consumer, then leaves the declared groups.
-    async fn finish(self, order: u64, code: u16) {
-        if let Some(consumer) = self.bindings.disconnect.clone() {
-            let message = MessageBuilder::new(events::WEBSOCKET_DISCONNECT, self.scope.clone())
-                .order(order) // the next after the last event dispatched, as ASGI numbers them
-                .code(code)
-                .build(self.reply.clone());
-            if let Err(failure) = invoke::start(&consumer, message, &self.layer).await {
-                invoke::log_failure(consumer.name(), events::WEBSOCKET_DISCONNECT, &failure);
-            }
+    fn into_endpoint(self) -> Endpoint {
+        Endpoint {
+            scope: self.scope,
+            inbox: self.inbox,
+            reply: self.reply,
+            bindings: self.bindings,
+            layer: self.layer,
+            tracked: self.tracked,
         }
-        super::leave_groups(&self.layer, self.inbox.name(), &self.bindings.groups).await;
     }
 
     fn queue_event(&self, payload: Arc<Map<String, Value>>, pending: &mut VecDeque<Incoming>) {
@@ -146,10 +280,6 @@ impl Connection {
             );
             return;
         };
-        if self.bindings.events.is_none() {
-            tracing::warn!(channel = self.inbox.name(), event = %kind, "typed event sent to a connection whose consumer takes no events; dropped");
-            return;
-        }
         if pending.len() >= self.max_pending.saturating_mul(4) {
             tracing::warn!(channel = self.inbox.name(), event = %kind, "connection's event backlog is full; event dropped");
             return;
@@ -167,6 +297,9 @@ impl Connection {
                 self.bindings.receive.as_ref(),
                 MessageBuilder::new(events::WEBSOCKET_RECEIVE, self.scope.clone()).bytes(bytes),
             ),
+            Incoming::Event(kind, _) if self.bindings.events.is_none() => {
+                return Some(self.no_events(kind));
+            }
             Incoming::Event(kind, payload) => (
                 self.bindings.events.as_ref(),
                 MessageBuilder::new(kind, self.scope.clone()).payload(payload),
@@ -182,5 +315,24 @@ impl Connection {
         };
         let run = invoke::start(consumer, message, &self.layer);
         Some((consumer.name(), event, run))
+    }
+
+    /// A typed event for a connection served by function consumers, which take none: Channels 4's
+    /// "No handler for message type", a failure in the error mode of the connection's receive (or
+    /// connect) consumer.
+    fn no_events(&self, event: String) -> Running {
+        let consumer = self
+            .bindings
+            .receive
+            .as_ref()
+            .or(self.bindings.connect.as_ref());
+        let mode = consumer.map_or(ErrorMode::Close, Consumer::error_mode);
+        let error = ConsumerError::new(DispatchError::NoEvents { event }).in_mode(mode);
+        let run = invoke::RunFuture::ended(Err(invoke::Failure::Error(error)));
+        (
+            consumer.map_or("(no consumer)", Consumer::name),
+            "event",
+            run,
+        )
     }
 }

@@ -1,18 +1,19 @@
 //! The serve loop of a connection: wait for one thing ([`Connection::poll_wake`]), hand it to a small
-//! synchronous step that says what to do next ([`Next`]), and do it. Only writing, flushing and closing
-//! wait; every decision is a plain function of the connection's state.
+//! synchronous step that says what to do next ([`Next`]), and do it. Only flushing and closing wait
+//! (`write`); every decision is a plain function of the connection's state.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::futures::Notified;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 
-use super::{Close, Connection, Ended, Incoming, Running, Socket};
+use super::write::Flushed;
+use super::{Close, Connection, Ended, Incoming, Running, Slow, Socket};
 use crate::layer::LayerMessage;
 use crate::server::invoke::{self, Failure};
 
@@ -22,10 +23,12 @@ enum Wake {
     Finished(Result<(), Failure>),
     Frame(Option<Result<WsMessage, WsError>>),
     Shutdown,
+    /// The reply channel went past its byte budget (and was closed for it).
+    OverBudget,
 }
 
 /// What the serve loop does next, as the step before decided.
-enum Next {
+pub(super) enum Next {
     /// Wait for the next thing to happen.
     Serve,
     /// Flush the socket (a written batch, an answer to a ping), then wait.
@@ -70,9 +73,12 @@ impl Connection {
                 stop_registered: false,
             };
             let first = if shutdown.is_raised() {
-                Next::Close(Close::Send(CloseCode::Away, "server shutting down"))
+                Next::Close(Close::Send(
+                    CloseCode::Away,
+                    Utf8Bytes::from_static("server shutting down"),
+                ))
             } else {
-                self.write_early(socket, &mut state.pending).await
+                self.write_early(socket, &mut state.pending)
             };
             if let Some(ended) = self.act(socket, first).await {
                 return ended;
@@ -98,13 +104,15 @@ impl Connection {
                 state.just_wrote = matches!(wake, Wake::Outbound(_));
                 let next = match wake {
                     Wake::Outbound(message) => {
-                        self.write_batch(socket, message, &mut state.pending).await
+                        self.write_batch(socket, message, &mut state.pending)
                     }
                     Wake::Finished(outcome) => finished(&mut running, outcome),
                     Wake::Frame(frame) => received(frame, &mut state.pending),
-                    Wake::Shutdown => {
-                        Next::Close(Close::Send(CloseCode::Away, "server shutting down"))
-                    }
+                    Wake::Shutdown => Next::Close(Close::Send(
+                        CloseCode::Away,
+                        Utf8Bytes::from_static("server shutting down"),
+                    )),
+                    Wake::OverBudget => Next::Close(Close::Slow(Slow::OverBudget)),
                 };
                 // `next` lives only here, not across the wait above: it is not part of every idle
                 // connection's state.
@@ -125,30 +133,14 @@ impl Connection {
         async move {
             match next {
                 Next::Serve => None,
-                Next::Flush => match socket.flush().await {
-                    Ok(()) => None,
-                    Err(_) => Some(Ended { code: 1006 }),
+                Next::Flush => match self.flush(socket).await {
+                    Flushed::Done => None,
+                    Flushed::Failed => Some(Ended { code: 1006 }),
+                    Flushed::Slow(slow) => Some(self.close(socket, Close::Slow(slow)).await),
                 },
                 Next::Close(close) => Some(self.close(socket, close).await),
                 Next::End(code) => Some(Ended { code }),
             }
-        }
-    }
-
-    /// Writes what the connect consumer sent before the upgrade completed.
-    #[allow(clippy::manual_async_fn)] // on purpose: see the comment in `run`
-    fn write_early<'a>(
-        &'a mut self,
-        socket: &'a mut Socket,
-        pending: &'a mut VecDeque<Incoming>,
-    ) -> impl Future<Output = Next> + Send + 'a {
-        async move {
-            for message in std::mem::take(&mut self.early) {
-                if let Err(close) = self.write(socket, message, pending).await {
-                    return Next::Close(close);
-                }
-            }
-            Next::Flush
         }
     }
 
@@ -182,6 +174,10 @@ impl Connection {
         shutdown: &crate::server::Shutdown,
         stopping: Pin<&mut Notified<'_>>,
     ) -> Poll<Wake> {
+        // One atomic load: a client past its budget is closed before anything else is done for it.
+        if self.inbox.queue().is_overflowed() {
+            return Poll::Ready(Wake::OverBudget);
+        }
         if !state.just_wrote
             && let Some(message) = self.inbox.try_recv()
         {
@@ -217,114 +213,10 @@ impl Connection {
         }
         Poll::Pending
     }
-
-    /// Writes `first` and whatever else is ready (up to a batch), to be flushed once.
-    #[allow(clippy::manual_async_fn)] // on purpose: see the comment in `run`
-    fn write_batch<'a>(
-        &'a self,
-        socket: &'a mut Socket,
-        first: LayerMessage,
-        pending: &'a mut VecDeque<Incoming>,
-    ) -> impl Future<Output = Next> + Send + 'a {
-        async move {
-            let mut outcome = self.write(socket, first, pending).await;
-            let mut budget = 64;
-            while outcome.is_ok() && budget > 0 {
-                let Some(message) = self.inbox.try_recv() else {
-                    break;
-                };
-                outcome = self.write(socket, message, pending).await;
-                budget -= 1;
-            }
-            match outcome {
-                Ok(()) => Next::Flush,
-                Err(close) => Next::Close(close),
-            }
-        }
-    }
-
-    /// Ends the connection the way `close` says: sends our close frame or answers the peer's, then waits
-    /// (at most `close_timeout`) for the peer to finish the closing handshake. Boxed: it runs once, and its
-    /// state should not weigh on every idle connection.
-    fn close<'a>(
-        &'a self,
-        socket: &'a mut Socket,
-        close: Close,
-    ) -> futures_util::future::BoxFuture<'a, Ended> {
-        Box::pin(async move {
-            let code = match close {
-                Close::Received(code) => {
-                    // tungstenite queued the close reply; flushing sends it.
-                    let _ = socket.flush().await;
-                    return Ended { code };
-                }
-                Close::BadInput(code, reason, error) => {
-                    tracing::info!(%error, code = u16::from(code), "closing connection: bad input from peer");
-                    let _ = socket
-                        .close(Some(CloseFrame {
-                            code,
-                            reason: reason.into(),
-                        }))
-                        .await;
-                    return Ended {
-                        code: u16::from(code),
-                    };
-                }
-                Close::Send(code, reason) => {
-                    let _ = socket
-                        .close(Some(CloseFrame {
-                            code,
-                            reason: reason.into(),
-                        }))
-                        .await;
-                    u16::from(code)
-                }
-            };
-            let drain = async { while let Some(Ok(_)) = socket.next().await {} };
-            let _ = tokio::time::timeout(self.close_timeout, drain).await;
-            Ended { code }
-        })
-    }
-
-    /// Writes one outbound message (without flushing); `Err` says how the connection must close.
-    async fn write(
-        &self,
-        socket: &mut Socket,
-        message: LayerMessage,
-        pending: &mut VecDeque<Incoming>,
-    ) -> Result<(), Close> {
-        let frame = match message {
-            LayerMessage::Text(text) => WsMessage::Text(text),
-            LayerMessage::Binary(bytes) => WsMessage::Binary(bytes),
-            LayerMessage::Close(code) => return Err(Close::Send(CloseCode::from(code), "")),
-            // Rejecting after the handshake has been accepted closes the socket, as in Channels.
-            LayerMessage::Reject => return Err(Close::Send(CloseCode::Normal, "")),
-            LayerMessage::Accept => return Ok(()),
-            LayerMessage::Json(payload) => {
-                self.queue_event(payload, pending);
-                return Ok(());
-            }
-            LayerMessage::Http(_) => {
-                tracing::warn!(
-                    channel = self.inbox.name(),
-                    "HTTP response sent to a WebSocket reply channel; dropped"
-                );
-                return Ok(());
-            }
-        };
-        // `poll_ready` + `start_send` by hand rather than `feed`: same effect, less state per connection.
-        let written = match std::future::poll_fn(|cx| socket.poll_ready_unpin(cx)).await {
-            Ok(()) => socket.start_send_unpin(frame),
-            Err(error) => Err(error),
-        };
-        written.map_err(|error| {
-            tracing::debug!(%error, "write failed");
-            Close::Received(1006)
-        })
-    }
 }
 
-/// A consumer run has ended: the connection carries on, or closes with 1011 when the consumer failed.
+/// A consumer run has ended: the connection carries on, or closes with 1011 when the consumer failed
+/// (unless its error mode keeps the connection open: Channels 1.x's, see `routing::ErrorMode`).
 fn finished(running: &mut Option<Running>, outcome: Result<(), Failure>) -> Next {
     let Some((consumer, event, _)) = running.take() else {
         return Next::Serve;
@@ -333,11 +225,27 @@ fn finished(running: &mut Option<Running>, outcome: Result<(), Failure>) -> Next
         return Next::Serve;
     };
     invoke::log_failure(consumer, event, &failure);
-    let reason = match failure {
-        Failure::Error(_) => "consumer error",
+    let reason = match &failure {
+        Failure::Error(error) if error.keeps_connection_open() => {
+            tracing::warn!(
+                consumer,
+                event,
+                "connection kept open after the error (errors = \"keep_open\")"
+            );
+            return Next::Serve;
+        }
+        Failure::Error(error) => error
+            .downcast_ref::<crate::routing::DispatchError>()
+            .map_or(
+                "consumer error",
+                crate::routing::DispatchError::close_reason,
+            ),
         Failure::Panic(_) => "consumer panicked",
     };
-    Next::Close(Close::Send(CloseCode::Error, reason))
+    Next::Close(Close::Send(
+        CloseCode::Error,
+        Utf8Bytes::from_static(reason),
+    ))
 }
 
 /// A frame (or the end of the stream) has arrived: buffer data for dispatch, or say how to close.
@@ -357,6 +265,8 @@ fn received(frame: Option<Result<WsMessage, WsError>>, pending: &mut VecDeque<In
         // Ping or pong: tungstenite answers pings on the next flush.
         Some(Ok(_)) => Next::Flush,
         Some(Err(error)) => match &error {
+            // The peer went away without a close frame: an abnormal closure, not bad input.
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Next::End(1006),
             WsError::Capacity(_) => {
                 Next::Close(Close::BadInput(CloseCode::Size, "message too big", error))
             }

@@ -8,17 +8,18 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode, Version};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::{Body, open_reply_channel, plain, scope_of};
 use crate::ReplyChannel;
-use crate::layer::{Inbox, LayerMessage};
+use crate::layer::LayerMessage;
+use crate::layer::queue::{Queue, cost_of};
 use crate::message::{MessageBuilder, Scope, events};
-use crate::routing::Consumer;
+use crate::routing::{Consumer, ErrorMode};
 use crate::server::bindings::{BindError, Bindings};
-use crate::server::connection::{self, Connection};
-use crate::server::{Shared, invoke, leave_groups};
+use crate::server::connection::{self, Action, Connection, Endpoint, Owed};
+use crate::server::{Shared, invoke};
 
 /// What the connect consumer decided.
 enum Decision {
@@ -36,15 +37,28 @@ struct Connect {
     running: Option<connection::Running>,
 }
 
-/// Answers an upgrade request: 400 for a bad handshake, 404 when no `websocket.*` route matches, 403
-/// when the connect consumer rejects (or a declared group name is invalid), 500 when it fails, 503 when
-/// the layer can't open a reply channel or join a group; otherwise 101, with the connection's task
-/// spawned.
+/// Answers an upgrade request: 400 for a bad handshake (an HTTP/1.0 request included), 404 when no
+/// `websocket.*` route matches, 403 when the connect consumer rejects (or a declared group name is
+/// invalid), 500 when it fails, 503 when the layer can't open a reply channel or join a group; otherwise
+/// 101, with the connection's task spawned.
+///
+/// From the moment the connect consumer is dispatched, a disconnect is owed: a refusal (403, 500, the
+/// connect timeout) runs the disconnect consumer with code 1006 in a task of its own, as does a client
+/// that goes away while the connect consumer runs (hyper then drops this future); after the 101 the
+/// connection's task owes it.
 pub(super) async fn websocket(
     shared: Arc<Shared>,
     client: Option<std::net::SocketAddr>,
     mut req: Request<Incoming>,
 ) -> Response<Body> {
+    if req.version() < Version::HTTP_11 {
+        // RFC 6455 4.1: the handshake is an HTTP/1.1 (or later) GET. hyper can't upgrade an HTTP/1.0
+        // connection, so accepting would run the connect consumer for a socket that never opens.
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "Bad WebSocket handshake: needs HTTP/1.1 or later",
+        );
+    }
     let Some(key) = accept_key(&req) else {
         return plain(
             StatusCode::BAD_REQUEST,
@@ -64,10 +78,26 @@ pub(super) async fn websocket(
         Ok(opened) => opened,
         Err(response) => return response,
     };
-    for group in &bindings.groups {
-        if let Err(error) = shared.layer.group_add(group, inbox.name()).await {
+    // Bounded by bytes from here on: see `ServerConfig::outbound_budget`.
+    let queue = inbox.queue().clone();
+    queue.set_budget(shared.budget.clone());
+    let channel = inbox.shared_name();
+    let groups = bindings.groups.clone();
+    let connect = bindings.connect.clone();
+    let mut owed = Owed::new(Endpoint {
+        scope: scope.clone(),
+        inbox,
+        reply: reply.clone(),
+        bindings,
+        layer: shared.layer.clone(),
+        tracked: shared.connections.enter(),
+    });
+    for group in &groups {
+        if let Err(error) = shared.layer.group_add(group, &channel).await {
             tracing::error!(%error, group, "could not join declared group");
-            leave_groups(&shared.layer, inbox.name(), &bindings.groups).await;
+            if let Some(endpoint) = owed.take() {
+                endpoint.leave().await;
+            }
             return plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
     }
@@ -76,40 +106,34 @@ pub(super) async fn websocket(
         decision,
         early,
         running,
-    } = match bindings.connect.clone() {
+    } = match connect {
         None => Connect {
             decision: Decision::Accept,
             early: Vec::new(),
             running: None,
         },
-        Some(consumer) => run_connect(&shared, &scope, &inbox, &reply, consumer).await,
+        Some(consumer) => {
+            owed.dispatched();
+            run_connect(&shared, &scope, &queue, &reply, consumer).await
+        }
     };
     match decision {
         Decision::Accept => {}
         Decision::Reject => {
-            leave_groups(&shared.layer, inbox.name(), &bindings.groups).await;
+            owed.end();
             return plain(StatusCode::FORBIDDEN, "Forbidden");
         }
         Decision::Failed => {
-            leave_groups(&shared.layer, inbox.name(), &bindings.groups).await;
+            owed.end();
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
         }
     }
 
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    let connection = Connection {
-        scope,
-        inbox,
-        reply,
-        bindings,
-        layer: shared.layer.clone(),
-        early,
-        max_pending: shared.config.max_pending_events,
-        close_timeout: shared.config.close_timeout,
-        shutdown: shared.shutdown.clone(),
-        websocket: shared.config.websocket_config(),
-        _tracked: shared.connections.enter(),
+    let Some(endpoint) = owed.take() else {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let connection = Connection::new(endpoint, early, &shared);
     let run = connection.run(on_upgrade, running);
     tracing::trace!(
         bytes = std::mem::size_of_val(&run),
@@ -142,20 +166,70 @@ fn switching_protocols(key: &str) -> Response<Body> {
     response
 }
 
-/// What a message on the reply channel decides while the connect consumer runs: `accept` and data
-/// accept (data is kept in `early`, to write first), `reject` and `close` reject; an HTTP response
-/// decides nothing.
-fn decide(message: LayerMessage, early: &mut Vec<LayerMessage>) -> Option<Decision> {
-    match message {
+/// What a message on the reply channel decides while the connect consumer runs: `accept` accepts,
+/// `reject` and `close` reject (the built-in events `websocket.accept` and `websocket.close` alike); an
+/// HTTP response decides nothing. Data (`text`, `bytes`, `websocket.send`) depends on the connect
+/// consumer's error mode: in Channels 1.x's it accepts (and is kept in `early`, to write first); in
+/// Channels 4's it is an error, logged and dropped, as Daphne 4 raises "Socket has not been accepted,
+/// so cannot send over it", and decides nothing. Typed events are kept for the consumer, and accept
+/// only in 1.x's mode. What is not kept gives its bytes back to the budget at once.
+fn decide(
+    message: LayerMessage,
+    early: &mut Vec<LayerMessage>,
+    queue: &Queue,
+    connect: &Consumer,
+) -> Option<Decision> {
+    let data_accepts = connect.error_mode() == ErrorMode::KeepOpen;
+    let is_data = match &message {
+        LayerMessage::Text(_) | LayerMessage::Binary(_) => true,
+        LayerMessage::Json(event) => matches!(
+            connection::builtin_action(event),
+            Some(Ok(Action::Send(_) | Action::Nothing))
+        ),
+        _ => false,
+    };
+    if is_data && !data_accepts {
+        tracing::error!(
+            consumer = connect.name(),
+            "data for the socket (from the connect consumer, or a group it joined) came before the \
+             connection was accepted; dropped (Channels 4: \"Socket has not been accepted, so cannot send \
+             over it\"): call `message.reply_channel.accept()` first, or use errors = \"keep_open\" \
+             (Channels 1.x: data accepts)"
+        );
+        queue.release(cost_of(&message));
+        return None;
+    }
+    let decision = match &message {
         LayerMessage::Accept => Some(Decision::Accept),
         LayerMessage::Reject | LayerMessage::Close(_) => Some(Decision::Reject),
         // Channels 1.x: sending data before deciding accepts the connection.
-        data @ (LayerMessage::Text(_) | LayerMessage::Binary(_) | LayerMessage::Json(_)) => {
-            early.push(data);
-            Some(Decision::Accept)
+        LayerMessage::Text(_) | LayerMessage::Binary(_) => {
+            early.push(message);
+            return Some(Decision::Accept);
         }
+        LayerMessage::Json(event) => match connection::builtin_action(event) {
+            Some(Ok(Action::Accept)) => Some(Decision::Accept),
+            Some(Ok(Action::Close(..))) => Some(Decision::Reject),
+            Some(Err(problem)) => {
+                tracing::warn!(%problem, "malformed built-in event sent to a connecting socket; ignored");
+                None
+            }
+            // `websocket.send` (1.x mode: data, which accepts; written first).
+            Some(Ok(Action::Send(_) | Action::Nothing)) => {
+                early.push(message);
+                return Some(Decision::Accept);
+            }
+            // Typed events: dispatched to the consumer once the connection is open; in 1.x's mode they
+            // accept it, as data does.
+            None => {
+                early.push(message);
+                return data_accepts.then_some(Decision::Accept);
+            }
+        },
         LayerMessage::Http(_) => None,
-    }
+    };
+    queue.release(cost_of(&message));
+    decision
 }
 
 /// Runs the connect consumer until it accepts, rejects, returns, fails or runs out of
@@ -164,7 +238,7 @@ fn decide(message: LayerMessage, early: &mut Vec<LayerMessage>) -> Option<Decisi
 async fn run_connect(
     shared: &Shared,
     scope: &Arc<Scope>,
-    inbox: &Inbox,
+    queue: &Queue,
     reply: &ReplyChannel,
     consumer: Consumer,
 ) -> Connect {
@@ -178,8 +252,8 @@ async fn run_connect(
     let mut finished = None;
     let decision = loop {
         // What the consumer sent comes first, even when it has returned since.
-        if let Some(message) = inbox.try_recv() {
-            match decide(message, &mut early) {
+        if let Some(message) = queue.try_pop() {
+            match decide(message, &mut early, queue, &consumer) {
                 Some(decision) => break decision,
                 None => continue,
             }
@@ -198,8 +272,8 @@ async fn run_connect(
         }
         tokio::select! {
             biased;
-            message = inbox.recv() => {
-                if let Some(decision) = decide(message, &mut early) {
+            message = queue.pop() => {
+                if let Some(decision) = decide(message, &mut early, queue, &consumer) {
                     break decision;
                 }
             }

@@ -1,7 +1,6 @@
 use channels::prelude::*;
 
-async fn ws_add(message: Message, room: &str) -> Result<()> {
-    let _ = room;
+async fn ws_add(message: Message) -> Result<()> {
     group!("room.{room}").add(&message.reply_channel).await
 }
 

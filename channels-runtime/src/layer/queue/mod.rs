@@ -1,0 +1,404 @@
+//! A bounded FIFO with message expiry: the storage behind every channel of the in-memory layer and behind
+//! every process-local reply channel.
+//!
+//! A queue is bounded by a number of messages (the layer's `capacity`), unless a server gives it a byte
+//! [`Budget`] (its connections' reply channels): then it counts the bytes held for its client, from the
+//! push until the connection has written them ([`Queue::release`]), and a push that would go past the
+//! budget closes the channel or is dropped, as the budget says.
+
+mod budget;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::task::AtomicWaker;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+pub(crate) use self::budget::{Budget, OverBudget, cost_of};
+use super::{LayerError, LayerMessage};
+
+/// One channel's queue.
+///
+/// `push` never waits: a full queue is [`LayerError::ChannelFull`], as in Channels. `pop` skips messages
+/// older than the expiry (they are counted, never delivered). No lock is held across an await.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    items: Mutex<VecDeque<(Instant, LayerMessage)>>,
+    notify: Notify,
+    /// The single poll-based reader of a process-local channel (its connection), if any.
+    reader: AtomicWaker,
+    /// Woken only when the queue goes past its byte budget: the connection may be waiting on a write.
+    alarm: AtomicWaker,
+    /// How many `pop` calls are waiting on `notify`.
+    async_waiters: AtomicUsize,
+    /// Wakes senders waiting for room ([`Queue::push_wait`]); only signalled while someone waits.
+    space: Notify,
+    space_waiters: AtomicUsize,
+    capacity: usize,
+    expiry: Duration,
+    closed: AtomicBool,
+    expired: AtomicU64,
+    /// The byte bound that replaces `capacity`, set once by the server for a connection's reply channel.
+    budget: OnceLock<Arc<Budget>>,
+    /// With a budget: bytes held for the client (queued, or taken by the connection and not yet written).
+    held: AtomicUsize,
+    /// With a budget: the queue went past it and was closed ([`OverBudget::Close`]).
+    overflowed: AtomicBool,
+}
+
+/// Who pushes, which decides what a push past the budget does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Push {
+    /// A group member's message or a layer send: past the budget, the budget's policy applies.
+    Send,
+    /// The connection's own consumer ([`Queue::push_wait`]): it waits for room instead, and only while the
+    /// queue holds more than half the budget, so that group messages always find the other half.
+    Wait,
+}
+
+impl Queue {
+    pub(crate) fn new(capacity: usize, expiry: Duration) -> Self {
+        Queue {
+            items: Mutex::new(VecDeque::new()),
+            notify: Notify::new(),
+            reader: AtomicWaker::new(),
+            alarm: AtomicWaker::new(),
+            async_waiters: AtomicUsize::new(0),
+            space: Notify::new(),
+            space_waiters: AtomicUsize::new(0),
+            capacity,
+            expiry,
+            closed: AtomicBool::new(false),
+            expired: AtomicU64::new(0),
+            budget: OnceLock::new(),
+            held: AtomicUsize::new(0),
+            overflowed: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Instant, LayerMessage)>> {
+        // A panic while holding this lock cannot leave the deque inconsistent (every critical section is a
+        // single push or pop), so a poisoned lock is still safe to use.
+        self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Bounds this queue by `budget` (bytes) instead of by its capacity. Set once, before the channel's
+    /// name is known to anyone (a later call does nothing).
+    pub(crate) fn set_budget(&self, budget: Arc<Budget>) {
+        let _ = self.budget.set(budget);
+    }
+
+    /// Appends a message, or says why it can't.
+    pub(crate) fn push(&self, message: LayerMessage) -> Result<(), LayerError> {
+        let now = Instant::now();
+        super::clock::observe(now);
+        self.push_at(message, now)
+    }
+
+    /// [`push`](Self::push) with the current time given, for callers pushing to many queues at once.
+    pub(crate) fn push_at(&self, message: LayerMessage, now: Instant) -> Result<(), LayerError> {
+        self.push_or_return(message, now, Push::Send)
+            .map_err(|(error, _)| error)
+    }
+
+    /// Like [`push_at`](Self::push_at), handing the message back when it could not be queued.
+    fn push_or_return(
+        &self,
+        message: LayerMessage,
+        now: Instant,
+        push: Push,
+    ) -> Result<(), (LayerError, LayerMessage)> {
+        if self.is_closed() {
+            return Err((LayerError::ChannelClosed, message));
+        }
+        let budget = self.budget.get();
+        let cost = match budget {
+            Some(budget) => {
+                let cost = cost_of(&message);
+                if let Err(error) = self.reserve(budget, cost, push) {
+                    return Err((error, message));
+                }
+                cost
+            }
+            None => 0,
+        };
+        let async_waiter = {
+            let mut items = self.lock();
+            if budget.is_none() && items.len() >= self.capacity {
+                self.drop_expired(&mut items, now);
+                if items.len() >= self.capacity {
+                    return Err((LayerError::ChannelFull, message));
+                }
+            }
+            if self.is_closed() {
+                // Closed since the first look (the inbox went, or the budget closed it): queue nothing.
+                drop(items);
+                self.release(cost);
+                return Err((LayerError::ChannelClosed, message));
+            }
+            if items.capacity() == 0 {
+                // Most reply channels hold one message at a time: start small, grow when needed.
+                items.reserve_exact(1);
+            }
+            items.push_back((now, message));
+            // Read under the lock: a `pop` that counted itself before its last look (under this same
+            // lock) is seen here, so it can't miss this message.
+            self.async_waiters.load(Ordering::Relaxed) > 0
+        };
+        // Only async readers (`pop`) wait on `notify`; the connection polls and uses `reader`.
+        if async_waiter {
+            self.notify.notify_one();
+        }
+        self.reader.wake();
+        Ok(())
+    }
+
+    /// Counts `cost` bytes against the budget, or applies what the budget says for a push past it. One
+    /// compare-and-swap in the common case; no lock.
+    fn reserve(&self, budget: &Budget, cost: usize, push: Push) -> Result<(), LayerError> {
+        let limit = match push {
+            Push::Send => budget.bytes,
+            Push::Wait => budget.bytes / 2,
+        };
+        let reserved = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                Budget::fits(held, cost, limit).then(|| held.saturating_add(cost))
+            });
+        if reserved.is_ok() {
+            return Ok(());
+        }
+        match (push, budget.over) {
+            (Push::Wait, _) => Err(LayerError::ChannelFull),
+            (Push::Send, OverBudget::Close) => {
+                self.overflow(budget);
+                Err(LayerError::ChannelClosed)
+            }
+            (Push::Send, OverBudget::Drop) => {
+                Budget::count(&budget.dropped);
+                tracing::debug!(
+                    held = self.held.load(Ordering::Relaxed),
+                    budget = budget.bytes,
+                    "message dropped for a slow client: its outbound budget is full"
+                );
+                Err(LayerError::ChannelFull)
+            }
+        }
+    }
+
+    /// The queue went past its budget under [`OverBudget::Close`]: closed at once (what it held is freed
+    /// now), counted once, and its connection woken to close the socket.
+    fn overflow(&self, budget: &Budget) {
+        if self.overflowed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        Budget::count(&budget.closed);
+        self.close();
+        self.reader.wake();
+        self.alarm.wake();
+    }
+
+    /// Gives back `bytes` of the budget: the connection has written them (or dropped them). Saturates at
+    /// zero. Wakes senders waiting for room.
+    pub(crate) fn release(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        let _ = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                Some(held.saturating_sub(bytes))
+            });
+        if self.space_waiters.load(Ordering::Acquire) > 0 {
+            self.space.notify_waiters();
+        }
+    }
+
+    /// The byte budget, if the server gave this queue one.
+    pub(crate) fn budget(&self) -> Option<&Budget> {
+        self.budget.get().map(|budget| &**budget)
+    }
+
+    /// Bytes held for the client (with a budget; 0 without).
+    pub(crate) fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
+
+    /// Whether the queue went past its budget and was closed for it.
+    pub(crate) fn is_overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Acquire)
+    }
+
+    /// Ready once the queue has gone past its budget; otherwise registers `cx` to be woken when it does
+    /// (and only then: pushes don't wake it).
+    pub(crate) fn poll_overflow(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_overflowed() {
+            return Poll::Ready(());
+        }
+        self.alarm.register(cx.waker());
+        if self.is_overflowed() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Drops the expired messages at the front; returns the bytes they held against the budget (0 without
+    /// one).
+    fn drop_expired(&self, items: &mut VecDeque<(Instant, LayerMessage)>, now: Instant) -> usize {
+        let budgeted = self.budget.get().is_some();
+        let mut freed = 0;
+        while let Some((at, message)) = items.front() {
+            if now.duration_since(*at) < self.expiry {
+                break;
+            }
+            if budgeted {
+                freed += cost_of(message);
+            }
+            items.pop_front();
+            self.expired.fetch_add(1, Ordering::Relaxed);
+        }
+        freed
+    }
+
+    /// Appends a message, waiting for room while the queue is full (backpressure for the connection's own
+    /// consumers). With a budget, "full" means holding more than half of it. Fails only when the queue is
+    /// closed.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: the message is queued in the same poll that returns `Ok`, or not at all.
+    pub(crate) async fn push_wait(&self, message: LayerMessage) -> Result<(), LayerError> {
+        // Room now (the common case): one push, no clone, no waiter registration.
+        let now = Instant::now();
+        super::clock::observe(now);
+        let mut message = match self.push_or_return(message, now, Push::Wait) {
+            Err((LayerError::ChannelFull, message)) => message,
+            other => return other.map_err(|(error, _)| error),
+        };
+        loop {
+            let room = self.space.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            self.space_waiters.fetch_add(1, Ordering::AcqRel);
+            // Look again after announcing ourselves, so a pop (or release) in between is not missed.
+            let retry = self.push_or_return(message, Instant::now(), Push::Wait);
+            if let Err((LayerError::ChannelFull, back)) = retry {
+                message = back;
+                room.await;
+                self.space_waiters.fetch_sub(1, Ordering::AcqRel);
+                continue;
+            }
+            self.space_waiters.fetch_sub(1, Ordering::AcqRel);
+            return retry.map_err(|(error, _)| error);
+        }
+    }
+
+    /// Takes the oldest unexpired message, if any, without waiting. With a budget, its bytes stay counted
+    /// until the taker [`release`](Self::release)s them (once written to the socket).
+    pub(crate) fn try_pop(&self) -> Option<LayerMessage> {
+        let (popped, freed) = {
+            let mut items = self.lock();
+            let front_at = items.front()?.0;
+            let freed = if super::clock::surely_fresh(front_at, self.expiry) {
+                0
+            } else {
+                self.drop_expired(&mut items, Instant::now())
+            };
+            (items.pop_front().map(|(_, message)| message), freed)
+        };
+        if freed > 0 {
+            self.release(freed);
+        }
+        // Without a budget a pop makes room; with one, only a release does.
+        if popped.is_some()
+            && self.space_waiters.load(Ordering::Acquire) > 0
+            && self.budget.get().is_none()
+        {
+            self.space.notify_waiters();
+        }
+        popped
+    }
+
+    /// Waits for the next unexpired message.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a message is taken only in the same poll that returns it, so dropping the future loses
+    /// nothing.
+    pub(crate) async fn pop(&self) -> LayerMessage {
+        loop {
+            if let Some(message) = self.try_pop() {
+                return message;
+            }
+            // Announce the wait before the last look, so a push in between notifies us (see `push_at`).
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let _waiting = Waiting::new(&self.async_waiters);
+            if let Some(message) = self.try_pop() {
+                return message;
+            }
+            notified.await;
+        }
+    }
+
+    /// Polls for the next unexpired message: the poll-based form of [`Queue::pop`], for a single reader
+    /// that keeps its registration between polls (the connection task).
+    pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<LayerMessage> {
+        if let Some(message) = self.try_pop() {
+            return Poll::Ready(message);
+        }
+        self.reader.register(cx.waker());
+        match self.try_pop() {
+            Some(message) => Poll::Ready(message),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Forgets the poll-based reader's registration until its next [`poll_pop`](Self::poll_pop): pushes
+    /// made meanwhile don't wake it (the reader checks the queue before it sleeps anyway).
+    pub(crate) fn disarm(&self) {
+        drop(self.reader.take());
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.lock().clear();
+        self.space.notify_waiters();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// How many messages expired before anyone read them.
+    pub(crate) fn expired_count(&self) -> u64 {
+        self.expired.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// Counts one waiting `pop` for as long as it lives (also when the `pop` future is dropped).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,3 @@
+"""No HTTP views: the tests talk WebSocket and channel layer only."""
+
+urlpatterns = []

@@ -1,0 +1,21 @@
+use channels::prelude::*;
+
+#[derive(Default)]
+struct ChatConsumer;
+
+#[consumer]
+impl ChatConsumer {
+    async fn receive(&mut self, message: Message) -> Result<()> {
+        message.reply_channel.send_text("hi").await
+    }
+}
+
+channel_routing! {
+    ProtocolTypeRouter({
+        "channel": ChannelNameRouter({
+            "websocket.receive": ChatConsumer.as_asgi(),
+        }),
+    })
+}
+
+fn main() {}

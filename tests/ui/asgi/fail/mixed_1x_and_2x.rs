@@ -1,0 +1,18 @@
+use channels::prelude::*;
+
+#[derive(Default)]
+struct ChatConsumer;
+
+#[consumer]
+impl ChatConsumer {
+    async fn receive(&mut self, message: Message) -> Result<()> {
+        message.reply_channel.send_text("hi").await
+    }
+}
+
+channel_routing! {
+    route_class(ChatConsumer, path = r"^/chat/$"),
+    re_path(r"ws/chat/$", ChatConsumer.as_asgi()),
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use channels::prelude::*;
+
+#[derive(Default)]
+struct Echo;
+
+#[consumer]
+impl Echo {}
+
+channel_routing! {
+    route_demultiplexer(path = r"^/multiplex/$", consumers = {"a": Echo}, consumers = {"b": Echo}),
+}
+
+fn main() {}
