@@ -2,9 +2,11 @@
 //! node_modules (and the failure that says to run it), child processes that are killed when dropped,
 //! bounded runs of a command, and waiting for a port.
 //!
-//! The set-up rule: a test whose tools are missing FAILS, saying to run the set-up, unless its skip
-//! variable (`CHANNELS_SKIP_INTEROP=1`, `CHANNELS_SKIP_BROWSER=1`) is set; then it passes without
-//! running and says so on stderr. A missing tool never passes silently.
+//! The set-up rule: a test whose tools are missing runs `tests/interop/setup.sh` itself (once per test
+//! binary), so `cargo test --workspace --all-features` alone sets up a fresh machine; if the tools are
+//! still missing after it, the test FAILS with the set-up's output, unless its skip variable
+//! (`CHANNELS_SKIP_INTEROP=1`, `CHANNELS_SKIP_BROWSER=1`) is set; then it passes without running and says
+//! so on stderr. A missing tool never passes silently.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -37,27 +39,63 @@ pub fn venv() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target/interop-venv"))
 }
 
-/// Whether the test should run: `true` when every path in `needed` exists; `false` (the test returns
-/// at once) when some is missing and `skip_var` is set to `1`; a panic naming the missing paths and
-/// the set-up command otherwise.
+/// Whether the test should run: `true` when every path in `needed` exists, after running the set-up
+/// once if some was missing; `false` (the test returns at once) when some is missing and `skip_var` is
+/// set to `1`; a panic naming the missing paths and what the set-up said otherwise.
 pub fn ready_or_skip(skip_var: &str, needed: &[PathBuf]) -> bool {
-    let missing: Vec<String> = needed
-        .iter()
-        .filter(|path| !path.exists())
-        .map(|path| path.display().to_string())
-        .collect();
-    if missing.is_empty() {
+    let missing = |needed: &[PathBuf]| -> Vec<String> {
+        needed
+            .iter()
+            .filter(|path| !path.exists())
+            .map(|path| path.display().to_string())
+            .collect()
+    };
+    if missing(needed).is_empty() {
         return true;
     }
     if std::env::var(skip_var).as_deref() == Ok("1") {
-        eprintln!("{skip_var}=1: skipped, missing {}", missing.join(", "));
+        eprintln!(
+            "{skip_var}=1: skipped, missing {}",
+            missing(needed).join(", ")
+        );
         return false;
     }
+    let setup = run_setup_once();
+    let still_missing = missing(needed);
+    if still_missing.is_empty() {
+        return true;
+    }
     panic!(
-        "missing {}: run `bash tests/interop/setup.sh` (or `.ci/run`, which runs it) to install \
-         them, or set {skip_var}=1 to skip this test",
-        missing.join(", ")
+        "missing {} after `bash tests/interop/setup.sh` ({setup}); fix the set-up, or set {skip_var}=1 \
+         to skip this test",
+        still_missing.join(", ")
     );
+}
+
+/// Runs `tests/interop/setup.sh` the first time a test needs it (tests run in parallel: the others
+/// wait for that run), and says how it went.
+fn run_setup_once() -> String {
+    static SETUP: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let mut outcome = SETUP.lock().unwrap_or_else(|e| e.into_inner());
+    outcome
+        .get_or_insert_with(|| {
+            eprintln!("interop set-up missing: running tests/interop/setup.sh");
+            match Command::new("bash")
+                .arg(interop_dir("setup.sh"))
+                .stdin(Stdio::null())
+                .output()
+            {
+                Ok(out) if out.status.success() => "it succeeded".to_owned(),
+                Ok(out) => format!(
+                    "it failed with {}: {}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+                Err(error) => format!("it could not start: {error}"),
+            }
+        })
+        .clone()
 }
 
 /// A child process of the test, killed (and reaped) when dropped; its output goes to a log file that

@@ -3,9 +3,8 @@
 //! `redis-server` on a free port (see `redis_support`) and never touches a shared one.
 #![cfg(feature = "redis")]
 
-use crate::chat;
 use crate::common;
-use crate::redis_support::{OwnRedis, OwnSentinel, process, process_with};
+use crate::redis_support::{OwnRedis, OwnSentinel, chat_fleet, process, process_with};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -124,17 +123,7 @@ async fn a_worker_process_serves_a_channel_sent_from_a_server_process() {
 #[tokio::test]
 async fn the_chat_spans_two_servers() {
     let redis = OwnRedis::launch().await;
-    let mut servers = Vec::new();
-    for _ in 0..2 {
-        let layer = process(&redis, LayerConfig::default()).await;
-        servers.push(
-            Server::new(chat::channel_routing())
-                .with_layer(Arc::new(layer))
-                .spawn("127.0.0.1:0")
-                .await
-                .unwrap(),
-        );
-    }
+    let servers = chat_fleet(&redis, 2).await;
     let mut one = connect(servers[0].local_addr(), "/chat/").await;
     let mut two = connect(servers[1].local_addr(), "/chat/").await;
     send_text(&mut one, "hi from one").await;

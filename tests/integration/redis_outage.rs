@@ -5,13 +5,13 @@
 
 use crate::chat;
 use crate::common::{GUARD, Ws, connect};
-use crate::redis_support::{OwnRedis, process, process_with};
+use crate::redis_support::{OwnRedis, chat_fleet, process_with};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use channels::layer::{ChannelLayer, LayerConfig, LayerError, LayerMessage, RedisConfig};
+use channels::layer::{ChannelLayer, LayerError, LayerMessage, RedisConfig};
 use channels::prelude::*;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -41,17 +41,7 @@ async fn clients_keep_their_connections_through_a_redis_restart() {
     let port = OwnRedis::free_port();
     let redis = OwnRedis::start(port);
     redis.wait_ready().await;
-    let mut servers = Vec::new();
-    for _ in 0..2 {
-        let layer = process(&redis, LayerConfig::default()).await;
-        servers.push(
-            Server::new(chat::channel_routing())
-                .with_layer(Arc::new(layer))
-                .spawn("127.0.0.1:0")
-                .await
-                .expect("server starts"),
-        );
-    }
+    let servers = chat_fleet(&redis, 2).await;
     let mut clients = Vec::new();
     for id in 0..4 {
         let mut ws = connect(servers[id % 2].local_addr(), "/chat/").await;

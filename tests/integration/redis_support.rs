@@ -121,6 +121,22 @@ pub async fn process(redis: &OwnRedis, limits: LayerConfig) -> RedisLayer {
         .expect("the test's redis-server is up")
 }
 
+/// `count` servers of the `chat` example, each one process with its own layer on `redis`: one fleet.
+pub async fn chat_fleet(redis: &OwnRedis, count: usize) -> Vec<channels::ServerHandle> {
+    let mut servers = Vec::with_capacity(count);
+    for _ in 0..count {
+        let layer = process(redis, LayerConfig::default()).await;
+        servers.push(
+            channels::Server::new(crate::chat::channel_routing())
+                .with_layer(std::sync::Arc::new(layer))
+                .spawn("127.0.0.1:0")
+                .await
+                .expect("server starts"),
+        );
+    }
+    servers
+}
+
 /// A layer with every option at hand.
 pub async fn process_with(redis: &OwnRedis, config: RedisConfig) -> RedisLayer {
     RedisLayer::open(config.hosts([redis.url()]))

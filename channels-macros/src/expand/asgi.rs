@@ -97,15 +97,7 @@ impl Walk<'_> {
                     .segments
                     .last()
                     .map_or_else(proc_macro2::Span::call_site, |s| s.ident.span());
-                let captures = Captures {
-                    available: Vec::new(),
-                    own: &[],
-                    origins: &[],
-                    ints: &[],
-                    not_names: &[],
-                    has_path: false,
-                    at,
-                };
+                let captures = Captures::none(at);
                 let route = routed(self.ex, &target, &captures, |item| {
                     let route = item("route");
                     if via == Via::Fn {
@@ -126,15 +118,7 @@ impl Walk<'_> {
             via: Via::App,
             in_module: self.in_module,
         };
-        let captures = Captures {
-            available: Vec::new(),
-            own: &[],
-            origins: &[],
-            ints: &[],
-            not_names: &[],
-            has_path: false,
-            at: channel.span(),
-        };
+        let captures = Captures::none(channel.span());
         let route = routed(self.ex, &target, &captures, |item| {
             let route = item("channel_route");
             quote!(#route(#channel))

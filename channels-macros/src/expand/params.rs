@@ -160,6 +160,27 @@ pub fn param_checks(ex: &Exports, consumer: &str, params: &[Param]) -> TokenStre
 
 /// In `bind`: each parameter read from the path (an extractor reads nothing yet), or `return None`.
 pub fn bind_params(ex: &Exports, params: &[Param]) -> TokenStream {
+    bind_each(ex, params, |_, bind| quote! { #bind? })
+}
+
+/// In `bind` of a class-based consumer: `new`'s parameters, each parsed from the path.
+pub fn parse_captures(ex: &Exports, params: &[Param]) -> TokenStream {
+    // Through `ConsumerParam`, like a function's parameters: a parameter that is no capture (the
+    // message, `Session`) is refused by `new_checks` with a message, not by a bound.
+    bind_each(ex, params, |p, bind| {
+        let ty = &p.ty;
+        let from_bound = qualified_call(ty, ex.consumer_param(), "from_bound", quote!(#bind?));
+        quote! { #from_bound? }
+    })
+}
+
+/// One `let` per parameter: a `Cow<str>` capture borrowed from the path, any other type through
+/// `ConsumerParam::bind` and then `finish` (which gives the value the local holds).
+fn bind_each(
+    ex: &Exports,
+    params: &[Param],
+    finish: impl Fn(&Param, TokenStream) -> TokenStream,
+) -> TokenStream {
     let matched = local("params");
     params
         .iter()
@@ -170,28 +191,8 @@ pub fn bind_params(ex: &Exports, params: &[Param]) -> TokenStream {
                 return bind_cow(ex, &held, &name);
             }
             let bind = qualified_call(&p.ty, ex.consumer_param(), "bind", quote!(#matched, #name));
-            quote! { let #held = #bind?; }
-        })
-        .collect()
-}
-
-/// In `bind` of a class-based consumer: `new`'s parameters, each parsed from the path.
-pub fn parse_captures(ex: &Exports, params: &[Param]) -> TokenStream {
-    let matched = local("params");
-    params
-        .iter()
-        .map(|p| {
-            let held = capture_local(&p.ident);
-            let name = p.ident.to_string();
-            if p.cow_str {
-                return bind_cow(ex, &held, &name);
-            }
-            // Through `ConsumerParam`, like a function's parameters: a parameter that is no capture
-            // (the message, `Session`) is refused by `new_checks` with a message, not by a bound.
-            let ty = &p.ty;
-            let bind = qualified_call(ty, ex.consumer_param(), "bind", quote!(#matched, #name));
-            let from_bound = qualified_call(ty, ex.consumer_param(), "from_bound", quote!(#bind?));
-            quote! { let #held: #ty = #from_bound?; }
+            let value = finish(p, bind);
+            quote! { let #held = #value; }
         })
         .collect()
 }

@@ -162,6 +162,21 @@ pub struct Captures<'a> {
     pub at: Span,
 }
 
+impl Captures<'_> {
+    /// A route without a path or field patterns (a path-less class, a worker channel): no captures.
+    pub fn none(at: Span) -> Self {
+        Captures {
+            available: Vec::new(),
+            own: &[],
+            origins: &[],
+            ints: &[],
+            not_names: &[],
+            has_path: false,
+            at,
+        }
+    }
+}
+
 /// The route, in a block with the consumer's resolution and the `const` checks of its captures against
 /// the consumer's parameters and groups: each panic message was written by one of the two macros, which
 /// each know one side, and only the compiler sees both. `build` makes the route, given what names an
