@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use channels::layer::Inbox;
-use channels::routing::PathPattern;
 use channels::prelude::*;
+use channels::routing::PathPattern;
 use serde_json::Value;
 
 /// A reply channel on a fresh in-memory layer, and the inbox that reads it.
@@ -65,9 +65,8 @@ fn a_pattern_that_is_no_regex_on_its_own_is_refused() {
     assert_eq!(table.errors().len(), 1, "{:?}", table.errors());
     assert!(table.resolve("websocket.receive", "/zz/b").is_none());
 
-    let table = Routing::url_router().route(
-        Route::to("websocket.receive", None, own()).at(PathPattern::re_path("a)|(b")),
-    );
+    let table = Routing::url_router()
+        .route(Route::to("websocket.receive", None, own()).at(PathPattern::re_path("a)|(b")));
     assert_eq!(table.errors().len(), 1, "{:?}", table.errors());
     // The error quotes the pattern as written, not the router's wrapping of it.
     let message = table.errors()[0].to_string();
