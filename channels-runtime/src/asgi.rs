@@ -12,12 +12,21 @@ const REPLY_KEYS: &str =
     "`text`, `bytes`, `accept` and `close` (WebSocket) or `status`, `headers` and `content` (HTTP)";
 
 /// Splits a reply dict into the layer messages it stands for, in Channels' order: accept, data, close.
+///
+/// A dict with a `type` is an event, sent whole, as Channels 2+'s `channel_layer.send(channel_name, ..)`:
+/// the connection acts on the built-in ones (`websocket.send`, `websocket.close`, `websocket.accept`) and
+/// dispatches the others to its consumer's handler.
 pub(crate) fn reply_messages(message: Value) -> Result<Vec<LayerMessage>> {
     let Value::Object(map) = message else {
         return Err(Error::InvalidMessage(format!(
             "a message is a JSON object with {REPLY_KEYS}; got {message}"
         )));
     };
+    match map.get("type") {
+        Some(Value::String(_)) => return Ok(vec![LayerMessage::Json(Arc::new(map))]),
+        Some(other) => return Err(invalid(format!("`type` must be a string, got {other}"))),
+        None => {}
+    }
     if map.contains_key("status") {
         return Ok(vec![http_response(map)?]);
     }

@@ -169,6 +169,12 @@ fn model_http(map: &Map<String, Value>) -> Option<LayerMessage> {
 /// As in ASGI, `text` and `bytes` may both be present when at most one of them is not null.
 fn model_reply(value: &Value) -> Option<Vec<LayerMessage>> {
     let map = value.as_object()?;
+    // A dict with a `type` is an event, sent whole (a non-string `type` is refused).
+    if let Some(kind) = map.get("type") {
+        return kind
+            .is_string()
+            .then(|| vec![LayerMessage::Json(Arc::new(map.clone()))]);
+    }
     if map.contains_key("status") {
         return Some(vec![model_http(map)?]);
     }

@@ -71,6 +71,24 @@ async fn a_websocket_send_to_the_reply_channel_reaches_the_socket() {
 }
 
 #[tokio::test]
+async fn a_typed_dict_sent_with_reply_channel_send_reaches_the_socket() {
+    let (server, mut names) = start().await;
+    let mut ws = connect(server.local_addr(), "/").await;
+    let name = names.recv().await.expect("reply channel");
+    let reply = ReplyChannel::new(name, server.layer());
+    reply
+        .send(json!({"type": "websocket.send", "text": "typed"}))
+        .await
+        .expect("a typed dict is an event");
+    assert_eq!(next_text(&mut ws).await, "typed");
+    let refused = reply.send(json!({"type": 7, "text": "x"})).await;
+    assert!(
+        matches!(refused, Err(Error::InvalidMessage(ref m)) if m.contains("`type` must be a string")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_group_websocket_close_closes_with_its_code() {
     let (server, _) = start().await;
     let mut ws = connect(server.local_addr(), "/").await;
