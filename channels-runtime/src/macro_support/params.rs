@@ -103,38 +103,27 @@ impl ConsumerParam for Multiplexer {
     }
 }
 
-/// The message as a later parameter: refused while compiling (see [`ConsumerParam::IS_MESSAGE`]), so
-/// it never binds (its `Bound` has no value).
-impl ConsumerParam for Message {
-    const FROM_PATH: bool = false;
-    const IS_MESSAGE: bool = true;
-    type Bound = std::convert::Infallible;
-    fn bind(_: &PathParams, _: &str) -> Option<Self::Bound> {
-        None
-    }
-    fn extract(bound: &Self::Bound, _: &Message) -> Result<Self, DispatchError> {
-        match *bound {}
-    }
-    fn from_bound(bound: Self::Bound) -> Option<Self> {
-        match bound {}
-    }
+/// The message as a later parameter (`Message` or `&Message`): refused while compiling (see
+/// [`ConsumerParam::IS_MESSAGE`]), so it never binds (its `Bound` has no value).
+macro_rules! message_is_no_later_parameter {
+    ($($ty:ty),*) => {$(
+        impl ConsumerParam for $ty {
+            const FROM_PATH: bool = false;
+            const IS_MESSAGE: bool = true;
+            type Bound = std::convert::Infallible;
+            fn bind(_: &PathParams, _: &str) -> Option<Self::Bound> {
+                None
+            }
+            fn extract(bound: &Self::Bound, _: &Message) -> Result<Self, DispatchError> {
+                match *bound {}
+            }
+            fn from_bound(bound: Self::Bound) -> Option<Self> {
+                match bound {}
+            }
+        }
+    )*};
 }
-
-/// See the impl for [`Message`].
-impl ConsumerParam for &Message {
-    const FROM_PATH: bool = false;
-    const IS_MESSAGE: bool = true;
-    type Bound = std::convert::Infallible;
-    fn bind(_: &PathParams, _: &str) -> Option<Self::Bound> {
-        None
-    }
-    fn extract(bound: &Self::Bound, _: &Message) -> Result<Self, DispatchError> {
-        match *bound {}
-    }
-    fn from_bound(bound: Self::Bound) -> Option<Self> {
-        match bound {}
-    }
-}
+message_is_no_later_parameter!(Message, &Message);
 
 /// What an extractor parameter (see [`ConsumerParam`]) is called in a consumer's `USES` and `NEEDS`.
 /// No capture has this name, and `channel_routing!` lists it among every route's captures, so an
