@@ -14,7 +14,7 @@ mod common;
 const PAGE: &str = include_str!("static/ticker.html");
 
 #[derive(Debug, Parser)]
-struct Args {
+struct TickerArgs {
     #[command(flatten)]
     common: common::Args,
     /// Milliseconds between two ticks.
@@ -82,7 +82,7 @@ pub async fn tick_forever(ticks: Group, interval: Duration) {
 
 #[tokio::main]
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+    let args = TickerArgs::parse();
     common::init_logging();
     let server = args
         .common
@@ -95,4 +95,13 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     ));
     server.run(&args.common.bind).await?;
     Ok(())
+}
+
+/// clap checks its options only when they are parsed, and in debug builds: catch a clash here, in the
+/// integration tests that compile this example as a module.
+#[cfg(test)]
+#[test]
+fn options_do_not_clash() {
+    use clap::CommandFactory;
+    TickerArgs::command().debug_assert();
 }

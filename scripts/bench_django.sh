@@ -7,6 +7,7 @@
 #   REPS=1 scripts/bench_django.sh          # one repetition
 #   IMPLS=django scripts/bench_django.sh    # one side only (rust, django)
 #   OUT=DIR scripts/bench_django.sh         # logs and results (default target/bench/django-<timestamp>)
+#   BUILD=0 scripts/bench_django.sh         # use the release binaries already built
 #
 # Both sides speak the generator's protocol, the seed's Group chat (each text T reaches every member,
 # the sender included, as "[user] T"), through the layer:
@@ -36,9 +37,11 @@ OUT=${OUT:-target/bench/django-$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-echo "== building (release) and the virtualenv"
-cargo build --release -q -p channels-bench
-cargo build --release -q --features redis --example chat
+if [ "${BUILD:-1}" = 1 ]; then
+    echo "== building (release) and the virtualenv"
+    cargo build --release -q -p channels-bench
+    cargo build --release -q --features redis --example chat
+fi
 bash tests/interop/setup.sh venv
 VENV=${CHANNELS_INTEROP_VENV:-target/interop-venv}
 BIN=target/release

@@ -14,6 +14,8 @@ pub use channels_runtime::*;
 /// Everything a consumer and a routing file need: `use channels::prelude::*;`.
 pub mod prelude {
     pub use channels_macros::{channel_routing, consumer, group};
+    pub use channels_runtime::Scope;
+    pub use channels_runtime::auth::{Middleware, Refusal};
     pub use channels_runtime::layer::{ChannelLayer, InMemoryLayer, LayerMessage};
     pub use channels_runtime::routing::{
         Consumer, ErrorMode, Json, JsonWebsocketConsumer, Multiplexer, Route, Routing,

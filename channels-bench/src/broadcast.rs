@@ -1,11 +1,18 @@
 //! The `broadcast` scenario: `N` members and a sender on a chat server.
 //!
-//! The protocol is the seed's Group chat: every connection joins one group, each text `T` a connection sends
-//! reaches every member, the sender included, as `"[user] T"`. The sender's texts are
-//! `"SEQ SEND_NS xxx…"` (sequence number, send time in ns since the run's epoch, padding). Before the timed
-//! part the sender sends `probe` texts until every receiver has seen one, so connections whose connect
-//! consumer joins the group after accepting are members when counting starts.
+//! Two chat protocols ([`ChatProtocol`]): the seed's Group chat (every connection joins one group, each text
+//! `T` a connection sends reaches every member, the sender included, as `"[user] T"`), and the Channels 4
+//! tutorial's chat (a client sends `{"message": T}`, every member of the room, the sender included, gets
+//! `{"message": T}`; `examples/tutorial_chat.rs`, Daphne serving the tutorial's consumer). The sender's
+//! `T`s are `"SEQ SEND_NS xxx…"` (sequence number, send time in ns since the run's epoch, padding). Before
+//! the timed part the sender sends `probe` texts until every receiver has seen one, so connections whose
+//! connect consumer joins the group after accepting are members when counting starts.
+//!
+//! Members may be spread over several servers sharing a layer (a fleet on one Redis): receiver `r` (the
+//! sender is receiver 0) connects to URL `r % urls`, and the report breaks deliveries, losses and latency
+//! down by URL.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -24,8 +31,13 @@ use crate::stats::{Latencies, round1, round3};
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct BroadcastOptions {
-    /// `ws://127.0.0.x:PORT/path` of a chat server.
+    /// `ws://127.0.0.x:PORT/path` of a chat server: the sender's.
     pub url: String,
+    /// More servers of the same fleet (sharing the layer): members are spread round-robin over `url` and
+    /// these.
+    pub extra_urls: Vec<String>,
+    /// What the servers speak.
+    pub protocol: ChatProtocol,
     /// Group members besides the sender (the sender is a member too and receives its own messages).
     pub members: usize,
     /// Messages the sender sends.
@@ -46,6 +58,8 @@ impl Default for BroadcastOptions {
     fn default() -> Self {
         BroadcastOptions {
             url: "ws://127.0.0.1:8000/".into(),
+            extra_urls: Vec::new(),
+            protocol: ChatProtocol::Group,
             members: 1_000,
             messages: 1_000,
             payload: 64,
@@ -53,6 +67,52 @@ impl Default for BroadcastOptions {
             quiet: Duration::from_secs(3),
             parallel_connects: 64,
             timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The chat protocol the servers speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ChatProtocol {
+    /// The seed's Group chat: a text `T` reaches every member as `"[user] T"`.
+    #[default]
+    Group,
+    /// The Channels 4 tutorial's chat: `{"message": T}` reaches every member of the room as
+    /// `{"message": T}`.
+    Tutorial,
+}
+
+impl ChatProtocol {
+    /// The frame that sends `text`.
+    fn frame(self, text: &str) -> String {
+        match self {
+            ChatProtocol::Group => text.to_owned(),
+            ChatProtocol::Tutorial => json!({ "message": text }).to_string(),
+        }
+    }
+
+    /// The text a received frame carries; `None` for a frame this protocol doesn't deliver.
+    fn text(self, frame: &str) -> Option<Cow<'_, str>> {
+        match self {
+            ChatProtocol::Group => frame.strip_prefix("[user] ").map(Cow::Borrowed),
+            ChatProtocol::Tutorial => {
+                // Fast path for what the generator sends (no escapes): `{"message": "T"}` as serde_json
+                // (`{"message":"T"}`) or Python's json.dumps writes it.
+                let fast = frame
+                    .strip_prefix("{\"message\":")
+                    .map(str::trim_start)
+                    .and_then(|rest| rest.strip_prefix('"'))
+                    .and_then(|rest| rest.strip_suffix("\"}"))
+                    .filter(|inner| !inner.contains(['"', '\\']));
+                if let Some(inner) = fast {
+                    return Some(Cow::Borrowed(inner));
+                }
+                let value: serde_json::Value = serde_json::from_str(frame).ok()?;
+                match value.get("message")? {
+                    serde_json::Value::String(text) => Some(Cow::Owned(text.clone())),
+                    _ => None,
+                }
+            }
         }
     }
 }
@@ -95,10 +155,14 @@ struct Shared {
     delivered: AtomicU64,
     last_delivery_ns: AtomicU64,
     probed: AtomicUsize,
+    /// When the last probe frame arrived (ns since `epoch`).
+    last_probe_ns: AtomicU64,
 }
 
 #[derive(Default)]
 struct Received {
+    /// Which URL this receiver is connected to.
+    url: usize,
     distinct: u64,
     duplicates: u64,
     out_of_order: u64,
@@ -110,6 +174,7 @@ struct Received {
 
 async fn receive<S>(
     mut stream: S,
+    (url, protocol): (usize, ChatProtocol),
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     deadline: Instant,
@@ -122,6 +187,7 @@ where
     let mut max_seen: Option<usize> = None;
     let mut probed = false;
     let mut out = Received {
+        url,
         latencies: Latencies::with_capacity(messages),
         ..Received::default()
     };
@@ -152,11 +218,13 @@ where
             }
         };
         let now = shared.epoch.elapsed().as_nanos() as u64;
-        let Some(body) = text.strip_prefix("[user] ") else {
-            out.error = Some(format!("unexpected text {:?}", &text[..text.len().min(40)]));
+        let Some(body) = protocol.text(&text) else {
+            let start: String = text.chars().take(60).collect();
+            out.error = Some(format!("unexpected text {start:?}"));
             break;
         };
         if body.starts_with("probe") {
+            shared.last_probe_ns.fetch_max(now, Ordering::Relaxed);
             if !probed {
                 probed = true;
                 shared.probed.fetch_add(1, Ordering::AcqRel);
@@ -231,23 +299,50 @@ async fn wait_for_delivery(
 /// Runs the scenario. With `server`, reports its CPU time per delivery (from the first timed send to the
 /// last delivery).
 pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Report {
+    run_fleet(options, server.into_iter().collect()).await
+}
+
+/// [`run`] with every server of a fleet watched: their CPU time is summed (and given per server).
+pub async fn run_fleet(options: &BroadcastOptions, servers: Vec<ServerProc>) -> Report {
     let mut report = Report::default();
     let Some(target) = report.target(&options.url) else {
         return report;
     };
+    let mut targets = vec![target];
+    for url in &options.extra_urls {
+        let Some(target) = report.target(url) else {
+            return report;
+        };
+        targets.push(target);
+    }
     let deadline = Instant::now() + options.timeout;
     let receivers = options.members + 1;
-    let Some(mut conns) = report.ok(client::connect_many(
-        &target,
-        receivers,
-        options.parallel_connects,
-        None,
-        deadline,
-    )
-    .await) else {
-        return report;
-    };
-    let sender = conns.remove(0);
+    // Receiver r (the sender is 0) on URL r % urls.
+    let mut by_url = Vec::with_capacity(targets.len());
+    for (k, target) in targets.iter().enumerate() {
+        let count = (receivers + targets.len() - 1 - k) / targets.len();
+        let Some(conns) = report.ok(client::connect_many(
+            target,
+            count,
+            options.parallel_connects,
+            None,
+            deadline,
+        )
+        .await
+        .map_err(|e| format!("{}: {e}", target.url))) else {
+            return report;
+        };
+        by_url.push(conns.into_iter());
+    }
+    let mut conns = Vec::with_capacity(receivers);
+    for r in 0..receivers {
+        let k = r % targets.len();
+        if let Some(ws) = by_url[k].next() {
+            conns.push((k, ws));
+        }
+    }
+    let (_, sender) = conns.remove(0);
+    let protocol = options.protocol;
     let (mut sink, sender_stream) = sender.split();
     let shared = Arc::new(Shared {
         epoch: Instant::now(),
@@ -257,27 +352,38 @@ pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Repo
         delivered: AtomicU64::new(0),
         last_delivery_ns: AtomicU64::new(0),
         probed: AtomicUsize::new(0),
+        last_probe_ns: AtomicU64::new(0),
     });
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(receive(
         sender_stream,
+        (0, protocol),
         shared.clone(),
         stop_rx.clone(),
         deadline,
     ));
-    for ws in conns {
-        tasks.spawn(receive(ws, shared.clone(), stop_rx.clone(), deadline));
+    for (k, ws) in conns {
+        tasks.spawn(receive(
+            ws,
+            (k, protocol),
+            shared.clone(),
+            stop_rx.clone(),
+            deadline,
+        ));
     }
 
-    // Probe until every receiver is in the group (bounded: 500 probes, 20 ms apart, and the deadline).
+    // Probe until every receiver is in the group (bounded: 500 probes, the deadline). The interval grows
+    // from 20 ms to 500 ms, so a slow server (Daphne) is not buried under probes while its members join.
     let mut joined = false;
+    let mut interval = Duration::from_millis(20);
     for _ in 0..500 {
-        if let Err(e) = sink.send(Message::text("probe")).await {
+        if let Err(e) = sink.send(Message::text(protocol.frame("probe"))).await {
             report.error(format!("sender: {e}"));
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(interval).await;
+        interval = (interval * 5 / 4).min(Duration::from_millis(500));
         if shared.probed.load(Ordering::Acquire) == receivers {
             joined = true;
             break;
@@ -292,9 +398,19 @@ pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Repo
             shared.probed.load(Ordering::Acquire)
         ));
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Let the probes still queued drain (none for 300 ms; at most 60 s), so the timed part starts on an
+    // idle server and neither its CPU time nor the first messages' latency counts the probes.
+    let drain_until = (Instant::now() + Duration::from_secs(60)).min(deadline);
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = shared.epoch.elapsed().as_nanos() as u64;
+        let last = shared.last_probe_ns.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= 300_000_000 || Instant::now() >= drain_until {
+            break;
+        }
+    }
 
-    let before = server.map(|s| s.sample());
+    let before: Vec<_> = servers.iter().map(|s| s.sample()).collect();
     let pad_len = options.payload.saturating_sub(24);
     let pad = "x".repeat(pad_len);
     let first_send = shared.epoch.elapsed().as_nanos() as u64;
@@ -320,7 +436,7 @@ pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Repo
                 Pacing::InFlight(_) | Pacing::Burst => {}
             }
             let now = shared.epoch.elapsed().as_nanos() as u64;
-            let text = format!("{seq} {now} {pad}");
+            let text = protocol.frame(&format!("{seq} {now} {pad}"));
             let result = if options.pacing == Pacing::Burst {
                 let fed = sink.feed(Message::text(text)).await;
                 if seq % 16 == 15 {
@@ -357,17 +473,26 @@ pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Repo
             break;
         }
     }
-    let after = server.map(|s| s.sample());
+    let after: Vec<_> = servers.iter().map(|s| s.sample()).collect();
     let _ = stop.send(true);
 
     let mut latencies = Latencies::with_capacity(expected as usize);
     let mut per_receiver = Vec::with_capacity(receivers);
+    let mut per_url: Vec<UrlTally> = (0..targets.len()).map(|_| UrlTally::default()).collect();
     let (mut duplicated, mut out_of_order, mut gaps) = (0u64, 0u64, Vec::new());
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(received) => {
                 if let Some(e) = received.error {
                     report.error(e);
+                }
+                let tally = &mut per_url[received.url];
+                tally.receivers += 1;
+                tally.deliveries += received.distinct;
+                tally.lost += (sent as u64).saturating_sub(received.distinct);
+                tally.duplicated += received.duplicates;
+                if targets.len() > 1 {
+                    tally.latencies.merge(received.latencies.clone());
                 }
                 duplicated += received.duplicates;
                 out_of_order += received.out_of_order;
@@ -442,13 +567,71 @@ pub async fn run(options: &BroadcastOptions, server: Option<ServerProc>) -> Repo
         "per_receiver_missing_ranges": { "p50": pick(&gaps, 0.5), "max": pick(&gaps, 1.0) },
         "errors": report.error_count,
     });
-    report.server_cpu(
-        &mut summary,
-        "broadcast",
-        "delivery",
-        delivered,
-        (before, after),
-    );
+    if targets.len() > 1 {
+        let mut rows = Vec::new();
+        for (target, tally) in targets.iter().zip(per_url.iter_mut()) {
+            report.lines.push(format!(
+                "broadcast:   {}: {} receivers, {} deliveries, lost {}, duplicated {}; send to receive {}",
+                target.url,
+                tally.receivers,
+                tally.deliveries,
+                tally.lost,
+                tally.duplicated,
+                tally.latencies.line()
+            ));
+            rows.push(json!({
+                "url": target.url,
+                "receivers": tally.receivers,
+                "deliveries": tally.deliveries,
+                "lost": tally.lost,
+                "duplicated": tally.duplicated,
+                "latency": tally.latencies.summary(),
+            }));
+        }
+        summary["by_url"] = json!(rows);
+    }
+    summary["protocol"] = json!(match protocol {
+        ChatProtocol::Group => "group",
+        ChatProtocol::Tutorial => "tutorial",
+    });
+    if !servers.is_empty() {
+        let total = |samples: &[crate::proc::Sample]| crate::proc::Sample {
+            cpu_seconds: samples.iter().map(|s| s.cpu_seconds).sum(),
+            sched_seconds: samples.iter().map(|s| s.sched_seconds).sum(),
+            rss_bytes: samples.iter().map(|s| s.rss_bytes).sum(),
+        };
+        if servers.len() > 1 {
+            let mut rows = Vec::new();
+            for ((server, b), a) in servers.iter().zip(&before).zip(&after) {
+                report.lines.push(format!(
+                    "broadcast:   server {}: CPU {:.2} s",
+                    server.pid(),
+                    a.cpu_since(b)
+                ));
+                rows.push(json!({"pid": server.pid(), "cpu_s": round3(a.cpu_since(b))}));
+            }
+            summary["servers"] = json!(rows);
+        }
+        report.server_cpu(
+            &mut summary,
+            "broadcast",
+            "delivery",
+            delivered,
+            (Some(total(&before)), Some(total(&after))),
+        );
+        let cpu = total(&after).cpu_since(&total(&before));
+        summary["server_cpu_us_per_message"] = json!(round3(cpu / (sent.max(1) as f64) * 1e6));
+    }
     report.summary = summary;
     report
+}
+
+/// Deliveries to the receivers of one URL.
+#[derive(Default)]
+struct UrlTally {
+    receivers: u64,
+    deliveries: u64,
+    lost: u64,
+    duplicated: u64,
+    latencies: Latencies,
 }

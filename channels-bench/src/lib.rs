@@ -1,6 +1,6 @@
 //! Load generator and floor server for benchmarking `channels` over loopback.
 //!
-//! Three scenarios, each bounded in count *and* time, each talking only to `127.0.0.x`:
+//! Four scenarios, each bounded in count *and* time, each talking only to `127.0.0.x`:
 //!
 //! - [`echo`]: `C` connections send `M` text messages each to an echo server (at most `depth` in flight per
 //!   connection) and check that every one comes back, in order: msgs/s and round-trip p50/p99/max.
@@ -9,9 +9,14 @@
 //!   number of messages in flight it measures deliveries/s and send-to-receive p50/p99/max, and counts lost,
 //!   duplicated and out-of-order messages per receiver. [`broadcast::Pacing`] picks how the sender sends:
 //!   closed loop (`InFlight`), open loop at a rate (`Rate`: what a server loses in normal use), or all at
-//!   once (`Burst`: the overload policy).
+//!   once (`Burst`: the overload policy). [`broadcast::ChatProtocol::Tutorial`] speaks the Channels 4
+//!   tutorial's JSON instead, and members can be spread over several servers of one fleet (a layer they
+//!   share), with deliveries, losses and latency reported per server.
 //! - [`conns`]: holds `C` connections (source addresses spread over `127.0.0.x` past 25,000), each
 //!   optionally exchanging one message, and reports the server's RSS per connection.
+//! - [`churn`]: thousands of connect / send / abrupt-close cycles, a bounded number at a time, then the
+//!   server's file descriptors, threads, RSS and exported gauges (connections, group members, tasks)
+//!   before and after, once it settled.
 //!
 //! Every scenario can watch the server process ([`proc::ServerProc`]) and report its CPU time per message or
 //! delivery. The `channels-bench` binary wraps them; `channels-floor` is the reference server (the most
@@ -32,10 +37,13 @@
 //! ```
 
 pub mod broadcast;
+pub mod churn;
 pub mod client;
 pub mod conns;
 pub mod echo;
 pub mod proc;
 pub mod report;
+pub mod scrape;
 pub mod servers;
 pub mod stats;
+pub mod stats_page;

@@ -6,6 +6,7 @@
 //! channels-bench broadcast --url ws://127.0.0.1:8001/ --members 1000 --messages 5000 --rate 1000
 //! channels-bench broadcast --url ws://127.0.0.1:8001/ --members 1000 --messages 2000 --unbounded --allow-loss
 //! channels-bench conns     --url ws://127.0.0.1:8000/ --connections 10000 --server-pid PID
+//! channels-bench churn     --url ws://127.0.0.1:8001/ --cycles 20000 --concurrency 50 --server-pid PID --metrics-url http://127.0.0.1:9001/metrics
 //! ```
 //!
 //! Prints human lines, then one JSON summary line. Exits 1 on errors, lost or duplicated messages
@@ -13,7 +14,8 @@
 
 use std::time::Duration;
 
-use channels_bench::broadcast::{BroadcastOptions, Pacing};
+use channels_bench::broadcast::{BroadcastOptions, ChatProtocol, Pacing};
+use channels_bench::churn::ChurnOptions;
 use channels_bench::conns::ConnsOptions;
 use channels_bench::echo::EchoOptions;
 use channels_bench::proc::ServerProc;
@@ -33,12 +35,14 @@ struct Cli {
 
 #[derive(Debug, Args)]
 struct Common {
-    /// Server URL; only loopback addresses are accepted.
-    #[arg(long, default_value = "ws://127.0.0.1:8000/")]
-    url: String,
-    /// The server's process id: report its CPU time (and RSS) from /proc.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// Server URL; only loopback addresses are accepted. `broadcast` takes several (servers of one fleet
+    /// sharing a layer): members are spread round-robin over them, the sender on the first.
+    #[arg(long = "url", default_value = "ws://127.0.0.1:8000/")]
+    urls: Vec<String>,
+    /// The server's process id: report its CPU time (and RSS) from /proc. `broadcast` takes several
+    /// (their CPU time is summed).
+    #[arg(long = "server-pid")]
+    server_pids: Vec<u32>,
     /// Deadline of the whole run, in seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -76,6 +80,10 @@ enum Scenario {
         /// Messages the sender sends.
         #[arg(long, short = 'm', default_value_t = 1000)]
         messages: usize,
+        /// The chat protocol: `group` (a text T comes back as "[user] T") or `tutorial` (the Channels 4
+        /// tutorial: {"message": T} comes back as {"message": T}).
+        #[arg(long, value_enum, default_value = "group")]
+        protocol: ChatProtocol,
         /// Bytes per sent text (at least ~24: sequence number and timestamp).
         #[arg(long, default_value_t = 64)]
         payload: usize,
@@ -113,15 +121,70 @@ enum Scenario {
         #[arg(long, default_value_t = channels_bench::client::CONNS_PER_SOURCE)]
         per_source: usize,
     },
+    /// Connect / send / close cycles (mostly abrupt: no close frame), C at a time; then the server's open
+    /// fds, threads, RSS (from /proc, needs --server-pid) and exported gauges, before and after.
+    Churn {
+        #[command(flatten)]
+        common: Common,
+        /// Cycles per round.
+        #[arg(long, default_value_t = 20_000)]
+        cycles: usize,
+        /// Rounds (the server is read after each one).
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
+        /// Cycles before the start reading.
+        #[arg(long, default_value_t = 0)]
+        warmup: usize,
+        /// Cycles in flight at once.
+        #[arg(long, default_value_t = 50)]
+        concurrency: usize,
+        /// Percent of cycles that close cleanly (close frame both ways).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+        clean_percent: u8,
+        /// Percent of cycles that reset the TCP connection (SO_LINGER 0) right after sending; the rest
+        /// drop it (FIN, no close frame) once their text came back.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=100))]
+        rst_percent: u8,
+        /// Bytes per text.
+        #[arg(long, default_value_t = 32)]
+        payload: usize,
+        /// The server's gauges, Prometheus text (e.g. `channels-ours --stats-bind`, or an example's
+        /// `--metrics-bind`): http://127.0.0.1:PORT/metrics.
+        #[arg(long)]
+        metrics_url: Option<String>,
+        /// Seconds the readings must stay unchanged for the server to count as settled.
+        #[arg(long, default_value_t = 3.0)]
+        settle_quiet: f64,
+        /// Longest wait, in seconds, for the server to settle (per reading).
+        #[arg(long, default_value_t = 30.0)]
+        settle_deadline: f64,
+        /// Connections per source address 127.0.0.x.
+        #[arg(long, default_value_t = channels_bench::client::CONNS_PER_SOURCE)]
+        per_source: usize,
+    },
 }
 
-fn watch(pid: Option<u32>) -> Result<Option<ServerProc>, String> {
-    match pid {
-        None => Ok(None),
-        Some(pid) => ServerProc::new(pid)
-            .map(Some)
-            .ok_or_else(|| format!("no process {pid} (can't read /proc/{pid}/stat)")),
+impl Common {
+    /// The one URL of a single-server scenario.
+    fn url(&self) -> Result<String, String> {
+        match self.urls.as_slice() {
+            [url] => Ok(url.clone()),
+            _ => Err("this scenario takes one --url".into()),
+        }
     }
+
+    /// The one watched server of a single-server scenario.
+    fn server(&self) -> Result<Option<ServerProc>, String> {
+        match self.server_pids.as_slice() {
+            [] => Ok(None),
+            [pid] => watch(*pid).map(Some),
+            _ => Err("this scenario takes at most one --server-pid".into()),
+        }
+    }
+}
+
+fn watch(pid: u32) -> Result<ServerProc, String> {
+    ServerProc::new(pid).ok_or_else(|| format!("no process {pid} (can't read /proc/{pid}/stat)"))
 }
 
 async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
@@ -133,9 +196,9 @@ async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
             payload,
             depth,
         } => {
-            let server = watch(common.server_pid)?;
+            let server = common.server()?;
             let options = EchoOptions {
-                url: common.url,
+                url: common.url()?,
                 connections,
                 messages,
                 payload,
@@ -149,6 +212,7 @@ async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
             common,
             members,
             messages,
+            protocol,
             payload,
             inflight,
             rate,
@@ -164,9 +228,16 @@ async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
                 }
                 (None, false) => Pacing::InFlight(inflight),
             };
-            let server = watch(common.server_pid)?;
+            let servers = common
+                .server_pids
+                .iter()
+                .map(|&pid| watch(pid))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut urls = common.urls.into_iter();
             let options = BroadcastOptions {
-                url: common.url,
+                url: urls.next().ok_or("give a --url")?,
+                extra_urls: urls.collect(),
+                protocol,
                 members,
                 messages,
                 payload,
@@ -176,7 +247,7 @@ async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
                 timeout: Duration::from_secs(common.timeout),
             };
             (
-                channels_bench::broadcast::run(&options, server).await,
+                channels_bench::broadcast::run_fleet(&options, servers).await,
                 allow_loss,
             )
         }
@@ -187,9 +258,9 @@ async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
             hold,
             per_source,
         } => {
-            let server = watch(common.server_pid)?;
+            let server = common.server()?;
             let options = ConnsOptions {
-                url: common.url,
+                url: common.url()?,
                 connections,
                 exchange: !no_exchange,
                 per_source,
@@ -199,6 +270,44 @@ async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
                 ..ConnsOptions::default()
             };
             (channels_bench::conns::run(&options, server).await, false)
+        }
+        Scenario::Churn {
+            common,
+            cycles,
+            rounds,
+            warmup,
+            concurrency,
+            clean_percent,
+            rst_percent,
+            payload,
+            metrics_url,
+            settle_quiet,
+            settle_deadline,
+            per_source,
+        } => {
+            if usize::from(clean_percent) + usize::from(rst_percent) > 100 {
+                return Err(format!(
+                    "--clean-percent {clean_percent} + --rst-percent {rst_percent} is over 100"
+                ));
+            }
+            let server = common.server()?;
+            let options = ChurnOptions {
+                url: common.url()?,
+                cycles,
+                rounds: rounds.max(1),
+                warmup,
+                concurrency,
+                clean_percent,
+                rst_percent,
+                payload,
+                per_source,
+                settle_quiet: Duration::from_secs_f64(settle_quiet.clamp(0.0, 600.0)),
+                settle_deadline: Duration::from_secs_f64(settle_deadline.clamp(0.0, 3600.0)),
+                metrics_url,
+                timeout: Duration::from_secs(common.timeout),
+                ..ChurnOptions::default()
+            };
+            (channels_bench::churn::run(&options, server).await, false)
         }
     })
 }

@@ -98,6 +98,37 @@ impl ServerProc {
     }
 }
 
+/// What a process holds, for leak checks (the `churn` scenario): open file descriptors, threads, RSS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// Entries in `/proc/PID/fd`.
+    pub fds: u64,
+    /// `Threads:` in `/proc/PID/status`.
+    pub threads: u64,
+    /// `VmRSS:` in `/proc/PID/status`, in bytes.
+    pub rss_bytes: u64,
+}
+
+impl ServerProc {
+    /// Reads file descriptors, threads and RSS now; `None` when the process is gone (or `/proc` can't be
+    /// read).
+    pub fn resources(&self) -> Option<Resources> {
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", self.pid))
+            .ok()?
+            .count() as u64;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        let field = |name: &str| -> Option<u64> {
+            let line = status.lines().find(|l| l.starts_with(name))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        };
+        Some(Resources {
+            fds,
+            threads: field("Threads:")?,
+            rss_bytes: field("VmRSS:")? * 1024,
+        })
+    }
+}
+
 /// `sysconf(_SC_CLK_TCK)` through `getconf` (the workspace forbids `unsafe`); 100 if unavailable.
 fn clock_ticks() -> u64 {
     std::process::Command::new("getconf")

@@ -267,6 +267,42 @@ pub fn chat_routing() -> Routing {
         ))
 }
 
+async fn tutorial_message(message: Message) -> Result<()> {
+    let m = message
+        .text()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|mut json| json.get_mut("message").map(serde_json::Value::take));
+    let Some(m) = m else {
+        return Ok(());
+    };
+    let text = serde_json::json!({ "message": m }).to_string();
+    channels_runtime::group!("chat")
+        .send(serde_json::json!({ "text": text }))
+        .await
+}
+
+/// The Channels 4 tutorial's protocol in the chat's shape (any path joins group "chat"; `{"message": m}`
+/// reaches every member as `{"message": m}`), for `broadcast --protocol tutorial` smoke runs without
+/// the `tutorial_chat` example. Frames without `"message"` are ignored.
+pub fn tutorial_routing() -> Routing {
+    Routing::new()
+        .route(Route::to(
+            "websocket.connect",
+            None,
+            Consumer::from_async("ws_add", chat_add),
+        ))
+        .route(Route::to(
+            "websocket.receive",
+            None,
+            Consumer::from_async("ws_tutorial_message", tutorial_message),
+        ))
+        .route(Route::to(
+            "websocket.disconnect",
+            None,
+            Consumer::from_async("ws_disconnect", chat_disconnect),
+        ))
+}
+
 /// The route table for `protocol` on the `channels` runtime.
 pub fn routing(protocol: Protocol) -> Routing {
     match protocol {

@@ -180,8 +180,16 @@ use exports::Exports;
 /// choose (`#[consumer(errors = "...")]`): `"close"` (Channels 4, the default: close with 1011) or
 /// `"keep_open"` (Channels 1.x: log and keep the connection). An included table's own header wins.
 ///
-/// Each header may be given once: a second `fn name;`, `let name;`, `crate = ...;` or `errors = ...;` is
-/// an error at the second, and so is a second `path = ...` in one route.
+/// # Middleware: `middleware = expr;`
+///
+/// Channels' `AuthMiddlewareStack(URLRouter([...]))`: `middleware = TokenAuth::new();` runs the value (a
+/// `channels::auth::Middleware`) before the consumers of every route of the table and of the tables it
+/// includes, once per WebSocket handshake and per `http.request`; it can refuse (403) or attach a user
+/// (`message.user::<U>()`). The header may be repeated: the middleware run in the order written
+/// (`Routing::with_middleware` by hand; `Route::with_middleware` for one route).
+///
+/// Each header other than `middleware` may be given once: a second `fn name;`, `let name;`, `crate =
+/// ...;` or `errors = ...;` is an error at the second, and so is a second `path = ...` in one route.
 ///
 /// # Semantics (as in Channels)
 ///

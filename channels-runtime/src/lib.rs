@@ -5,28 +5,34 @@
 #![deny(missing_docs)]
 
 mod asgi;
+pub mod auth;
 mod context;
 mod deferred;
+#[cfg(feature = "django")]
+pub mod django;
 mod error;
 mod group;
 mod http;
 pub mod layer;
 mod macro_support;
 mod message;
+pub mod metrics;
 pub mod names;
 mod outbound;
 mod reply;
 pub mod routing;
 pub mod server;
-mod session;
+pub mod session;
 pub mod testing;
 
 pub use context::{current_layer, set_default_layer};
 pub use error::{Error, Result};
 pub use group::{Channel, Group};
-pub use http::HttpResponse;
+pub use http::{HttpResponse, http_events};
 pub use message::{Content, KeyError, Message, Scope, events};
 pub use reply::ReplyChannel;
+#[cfg(feature = "axum")]
+pub use server::axum;
 pub use server::{Server, ServerConfig, ServerError, ServerHandle, Worker};
 pub use session::Session;
 

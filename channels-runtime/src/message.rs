@@ -1,5 +1,6 @@
 //! [`Message`]: what a consumer receives, with ASGI's keys.
 
+use std::any::Any;
 use std::ops::Index;
 use std::sync::{Arc, OnceLock};
 
@@ -13,6 +14,25 @@ use crate::reply::ReplyChannel;
 pub use channels_names::events;
 
 /// What stays the same for every event of one connection: ASGI's connection scope.
+///
+/// Besides the request's fields it carries what middleware attached before any consumer ran (see
+/// [`auth`](crate::auth)): the user ([`set_user`](Self::set_user), Channels' `scope["user"]`) and the web
+/// session ([`http_session`](Self::http_session), Channels' `scope["session"]`); and it parses the
+/// cookies ([`cookies`](Self::cookies), Channels' `scope["cookies"]`) and the query string
+/// ([`query_pairs`](Self::query_pairs)) on first use.
+///
+/// ```
+/// use channels_runtime::Scope;
+/// let mut scope = Scope::default();
+/// scope.headers.push(("cookie".into(), "sessionid=abc; theme=dark".into()));
+/// scope.query_string = "token=s3cret&x=1".into();
+/// assert_eq!(scope.cookie("sessionid"), Some("abc"));
+/// assert_eq!(scope.query("token"), Some("s3cret"));
+/// #[derive(Debug, PartialEq)]
+/// struct User { name: String }
+/// scope.set_user(User { name: "alice".into() });
+/// assert_eq!(scope.user::<User>().map(|u| u.name.as_str()), Some("alice"));
+/// ```
 #[derive(Debug, Default)]
 pub struct Scope {
     /// The request path, percent-decoded, without the query string (`/chat/café/`): what routes match.
@@ -25,10 +45,123 @@ pub struct Scope {
     pub headers: Vec<(String, String)>,
     /// The HTTP method (`GET` for WebSockets).
     pub method: String,
-    /// The peer's address, when known.
+    /// The client's address, when known: the TCP peer, or the address a trusted proxy forwarded (see
+    /// [`ServerConfig::trusted_proxies`](crate::ServerConfig)).
     pub client: Option<std::net::SocketAddr>,
+    /// ASGI's `scheme`: `ws` or `wss` for a WebSocket, `http` or `https` for an HTTP request (`wss`/`https`
+    /// when the client used TLS, as the listener or a trusted proxy's `X-Forwarded-Proto` says).
+    pub scheme: &'static str,
+    /// ASGI's `subprotocols`: the subprotocols a WebSocket client offered (`Sec-WebSocket-Protocol`), in
+    /// its order of preference. The connect consumer accepts with one of them through
+    /// [`ReplyChannel::accept_subprotocol`](crate::ReplyChannel::accept_subprotocol).
+    pub subprotocols: Vec<String>,
     /// The connection's session (Channels' `channel_session`).
     pub session: crate::Session,
+    /// The user a middleware attached, if any.
+    pub(crate) user: UserSlot,
+    /// The web session a middleware found by the session cookie.
+    pub(crate) http_session: Option<crate::session::HttpSession>,
+    /// The `Cookie` header(s), parsed on first use.
+    pub(crate) cookies: OnceLock<Vec<(String, String)>>,
+    /// The query string, parsed on first use.
+    pub(crate) query: OnceLock<Vec<(String, String)>>,
+    /// The embedding application's state (an axum app's), read with [`Message::state`].
+    pub(crate) state: Option<AppState>,
+}
+
+/// An embedding application's state, of any type, shared by every connection of one mounted service
+/// (see `ChannelsService::with_state` under the `axum` feature): it travels from the service to the
+/// scope in the request's extensions.
+#[derive(Clone)]
+pub(crate) struct AppState(
+    pub(crate) Arc<dyn Any + Send + Sync>,
+    pub(crate) &'static str,
+);
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AppState({})", self.1)
+    }
+}
+
+/// A user of any type, kept as `Arc<dyn Any>`: [`Scope::set_user`] and [`Scope::user`].
+#[derive(Default, Clone)]
+pub(crate) struct UserSlot(Option<(Arc<dyn Any + Send + Sync>, &'static str)>);
+
+impl std::fmt::Debug for UserSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some((_, type_name)) => write!(f, "Some({type_name})"),
+            None => f.write_str("None"),
+        }
+    }
+}
+
+impl Scope {
+    /// Attaches `user` to the connection (Channels' `scope["user"]`), replacing any user attached
+    /// before: a middleware calls it, and every consumer of the connection reads it with
+    /// [`Message::user`].
+    pub fn set_user<U: Send + Sync + 'static>(&mut self, user: U) {
+        self.user = UserSlot(Some((Arc::new(user), std::any::type_name::<U>())));
+    }
+
+    /// The user attached by a middleware, if there is one and it is a `U`.
+    pub fn user<U: 'static>(&self) -> Option<&U> {
+        self.user.0.as_ref()?.0.downcast_ref::<U>()
+    }
+
+    /// Whether a user (of any type) is attached.
+    pub fn has_user(&self) -> bool {
+        self.user.0.is_some()
+    }
+
+    /// Puts the web session found by the handshake's session cookie on the connection (Channels'
+    /// `scope["session"]`): [`HttpSessionMiddleware`](crate::auth::HttpSessionMiddleware) calls it.
+    pub fn set_http_session(&mut self, session: crate::session::HttpSession) {
+        self.http_session = Some(session);
+    }
+
+    /// The web session, if a middleware found one.
+    pub fn http_session(&self) -> Option<&crate::session::HttpSession> {
+        self.http_session.as_ref()
+    }
+
+    /// The request's cookies, in order (Channels' `scope["cookies"]`): every `Cookie` header, joined as
+    /// RFC 6265 reads them. Parsed on first use.
+    pub fn cookies(&self) -> &[(String, String)] {
+        self.cookies.get_or_init(|| {
+            crate::session::parse_cookies(
+                self.headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+                    .map(|(_, v)| v.as_str()),
+            )
+        })
+    }
+
+    /// The value of cookie `name`; the last one when the request sent the name twice, as Django's
+    /// `parse_cookie` (and so Channels' `scope["cookies"]`) keeps it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies()
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The query string's `name=value` pairs, decoded (`+` and `%xx`), in order. Parsed on first use.
+    pub fn query_pairs(&self) -> &[(String, String)] {
+        self.query
+            .get_or_init(|| crate::session::parse_query(&self.query_string))
+    }
+
+    /// The first value of query parameter `name` (`?token=..`), decoded.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query_pairs()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The content of a message, readable as typed fields or indexed like Channels' `message.content` dict.
@@ -141,14 +274,66 @@ impl Content {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The request's cookies (Channels' `scope["cookies"]`): see [`Scope::cookies`].
+    pub fn cookies(&self) -> &[(String, String)] {
+        self.scope.cookies()
+    }
+
+    /// The value of cookie `name`: see [`Scope::cookie`].
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.scope.cookie(name)
+    }
+
+    /// The query string's pairs, decoded: see [`Scope::query_pairs`].
+    pub fn query_pairs(&self) -> &[(String, String)] {
+        self.scope.query_pairs()
+    }
+
+    /// The first value of query parameter `name`, decoded (`message.content.query("token")`).
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.scope.query(name)
+    }
+
+    /// The user a middleware attached to the connection, if it is a `U` (Channels' `scope["user"]`).
+    pub fn user<U: 'static>(&self) -> Option<&U> {
+        self.scope.user::<U>()
+    }
+
+    /// The web session a middleware found by the session cookie (Channels' `scope["session"]`).
+    pub fn http_session(&self) -> Option<&crate::session::HttpSession> {
+        self.scope.http_session()
+    }
+
+    /// The connection's scope: path, headers, cookies, user.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The name of the reply channel, when the message has one.
+    pub(crate) fn reply_channel_name(&self) -> Option<&Arc<str>> {
+        self.reply_channel.as_ref()
+    }
+
     /// The HTTP method of the request behind this connection.
     pub fn method(&self) -> &str {
         &self.scope.method
     }
 
-    /// The peer's address.
+    /// The client's address: the TCP peer, or the one a trusted proxy forwarded.
     pub fn client(&self) -> Option<std::net::SocketAddr> {
         self.scope.client
+    }
+
+    /// ASGI's `scheme`: `ws`, `wss`, `http` or `https`.
+    pub fn scheme(&self) -> &str {
+        self.scope.scheme
+    }
+
+    /// The subprotocols the WebSocket client offered, in its order of preference (Channels'
+    /// `scope["subprotocols"]`); accept with one of them through
+    /// [`ReplyChannel::accept_subprotocol`](crate::ReplyChannel::accept_subprotocol).
+    pub fn subprotocols(&self) -> &[String] {
+        &self.scope.subprotocols
     }
 
     /// The message's position on its connection: 0 for connect, then 1, 2, ... (ASGI's `order`).
@@ -196,6 +381,16 @@ impl Content {
                 ),
             );
             map.insert("method".into(), Value::from(self.scope.method.as_str()));
+            if !self.scope.scheme.is_empty() {
+                map.insert("scheme".into(), Value::from(self.scope.scheme));
+            }
+            // ASGI: every WebSocket scope has `subprotocols`, empty when none were offered.
+            if self.scope.scheme.starts_with("ws") {
+                map.insert(
+                    "subprotocols".into(),
+                    Value::from(self.scope.subprotocols.clone()),
+                );
+            }
             map.insert("order".into(), Value::from(self.order));
         }
         if let Some(text) = &self.text {
@@ -331,9 +526,43 @@ impl Message {
         }
     }
 
-    /// The connection's session (Channels' `message.channel_session`), shared by all its messages.
+    /// The connection's session (Channels' `message.channel_session`), shared by all its consumers and
+    /// by workers that get a message naming its reply channel (see [`Session`](crate::Session)).
     pub fn channel_session(&self) -> &crate::Session {
         &self.content.scope.session
+    }
+
+    /// The user a middleware attached to the connection, if it is a `U` (Channels' `message.user`,
+    /// `scope["user"]`).
+    ///
+    /// ```
+    /// use channels_runtime::Message;
+    /// struct User;
+    /// assert!(Message::from_text("hi").user::<User>().is_none());
+    /// ```
+    pub fn user<U: 'static>(&self) -> Option<&U> {
+        self.content.user::<U>()
+    }
+
+    /// The web session a middleware found by the handshake's session cookie (Channels'
+    /// `message.http_session`), if any.
+    pub fn http_session(&self) -> Option<&crate::session::HttpSession> {
+        self.content.http_session()
+    }
+
+    /// The state of the application this routing table is mounted in, if it is an `S`: an axum app's
+    /// state, given to `ChannelsService::with_state` (feature `axum`, module `axum`), as an axum
+    /// handler reads it with `State<S>`. `None` without one, or for another type; and in worker
+    /// consumers, whose messages come from no connection.
+    ///
+    /// ```
+    /// use channels_runtime::Message;
+    /// #[derive(Clone)]
+    /// struct AppState;
+    /// assert!(Message::from_text("hi").state::<AppState>().is_none());
+    /// ```
+    pub fn state<S: Send + Sync + 'static>(&self) -> Option<&S> {
+        self.content.scope.state.as_ref()?.0.downcast_ref::<S>()
     }
 
     /// A `websocket.receive` text message with no connection behind it, for unit tests of consumers.

@@ -119,6 +119,61 @@ impl ReplyChannel {
         self.send_message(LayerMessage::Accept).await
     }
 
+    /// Accepts the WebSocket with `subprotocol`, one of those the client offered
+    /// ([`Content::subprotocols`](crate::Content::subprotocols)): the 101 response carries it in
+    /// `Sec-WebSocket-Protocol` (Channels' `self.accept(subprotocol)`). A browser that offered
+    /// subprotocols fails a connection accepted without one, so pick one to accept it.
+    ///
+    /// A subprotocol the client did not offer refuses the handshake with **500** and an error in the log
+    /// (the browser would fail the connection anyway); one that is not a token (RFC 6455: letters,
+    /// digits and `!#$%&'*+-.^_`|~`) is an [`Error::InvalidMessage`] here.
+    ///
+    /// ```no_run
+    /// use channels_runtime::{Message, Result};
+    /// async fn ws_connect(message: Message) -> Result<()> {
+    ///     if message.content.subprotocols().iter().any(|p| p == "chat.v2") {
+    ///         message.reply_channel.accept_subprotocol("chat.v2").await
+    ///     } else {
+    ///         message.reply_channel.reject().await
+    ///     }
+    /// }
+    /// ```
+    pub async fn accept_subprotocol(&self, subprotocol: &str) -> Result<()> {
+        self.accept_with(Some(subprotocol), &[]).await
+    }
+
+    /// Accepts the WebSocket with a subprotocol (see [`accept_subprotocol`](Self::accept_subprotocol))
+    /// and extra headers on the 101 response (ASGI's `websocket.accept` with `headers`; Channels'
+    /// `self.accept(subprotocol, headers)`), such as a `Set-Cookie`.
+    ///
+    /// The headers the handshake writes itself (`Sec-WebSocket-Accept`, `Sec-WebSocket-Protocol`,
+    /// `Upgrade`, `Connection`, ...), a name that is not a header name and a value with a control
+    /// character are an [`Error::InvalidMessage`] here.
+    ///
+    /// ```no_run
+    /// use channels_runtime::{Message, Result};
+    /// async fn ws_connect(message: Message) -> Result<()> {
+    ///     message.reply_channel.accept_with(None, &[("set-cookie", "seen=1; Path=/")]).await
+    /// }
+    /// ```
+    pub async fn accept_with(
+        &self,
+        subprotocol: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<()> {
+        let event = serde_json::json!({
+            "type": "websocket.accept",
+            "subprotocol": subprotocol,
+            "headers": headers.iter().map(|(n, v)| [n, v]).collect::<Vec<_>>(),
+        });
+        if let Value::Object(map) = &event
+            && let Some(Err(problem)) = crate::server::builtin_action(map)
+        {
+            return Err(Error::InvalidMessage(problem));
+        }
+        self.send(event).await
+    }
+
     /// Rejects the WebSocket handshake: the client gets HTTP 403.
     pub async fn reject(&self) -> Result<()> {
         self.send_message(LayerMessage::Reject).await
@@ -151,10 +206,106 @@ impl ReplyChannel {
         self.send_message(LayerMessage::Close(code)).await
     }
 
+    /// Closes the WebSocket with `code` (1000, or 3000-4999) and `reason`, a text the client reads in the
+    /// close frame (ASGI's `websocket.close` with `reason`; Channels' `self.close(code, reason)`). A
+    /// reason longer than 123 bytes (what a close frame holds) is cut at a character boundary. Before
+    /// the connection is accepted, this rejects it (403) and the reason is not sent: an HTTP refusal has
+    /// no close frame.
+    ///
+    /// ```no_run
+    /// use channels_runtime::{Message, Result};
+    /// async fn ws_receive(message: Message) -> Result<()> {
+    ///     message.reply_channel.close_with_reason(4003, "token expired").await
+    /// }
+    /// ```
+    pub async fn close_with_reason(&self, code: u16, reason: &str) -> Result<()> {
+        asgi::check_close_code(code)?;
+        self.send(serde_json::json!({"type": "websocket.close", "code": code, "reason": reason}))
+            .await
+    }
+
     /// Answers an `http.request`.
     pub async fn respond(&self, response: HttpResponse) -> Result<()> {
         self.send_message(LayerMessage::Http(Arc::new(response)))
             .await
+    }
+
+    /// Starts a streaming response to an `http.request` (ASGI's `http.response.start`): `head`'s status and
+    /// headers leave now, its body (if not empty) as the first chunk; later chunks go with
+    /// [`send_body`](Self::send_body), and [`end_body`](Self::end_body) ends the response.
+    ///
+    /// The response stays open after the consumer returns, until the body ends or the client leaves. While
+    /// it is open, typed events sent to this reply channel (a group's `{"type": "events.tick", ..}`) run the
+    /// request's consumer again, one at a time, and text or bytes sent to it (a group's `send_text`) are
+    /// written as body chunks as they are; when the client leaves first, the consumer runs once more with
+    /// [`http_events::DISCONNECT`](crate::http_events::DISCONNECT). Chunks count against the connection's
+    /// [`outbound_budget`](crate::ServerConfig::outbound_budget), as WebSocket frames do.
+    ///
+    /// ```no_run
+    /// use channels_runtime::{HttpResponse, Message, Result};
+    /// async fn countdown(message: Message) -> Result<()> {
+    ///     let reply = &message.reply_channel;
+    ///     reply.start_response(HttpResponse::text("3\n")).await?;
+    ///     reply.send_body("2\n").await?;
+    ///     reply.send_body("1\n").await?;
+    ///     reply.end_body().await
+    /// }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Not cancel-safe: the head may leave without the first chunk.
+    pub async fn start_response(&self, head: HttpResponse) -> Result<()> {
+        self.send_message(crate::http::start_event(&head)).await?;
+        if !head.body.is_empty() {
+            self.send_body(head.body).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a chunk of a streaming response's body (ASGI's `http.response.body` with `more_body`).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`send_message`](Self::send_message).
+    pub async fn send_body(&self, chunk: impl Into<Bytes>) -> Result<()> {
+        self.send_message(LayerMessage::Binary(chunk.into())).await
+    }
+
+    /// Ends a streaming response's body: the client has the whole response, and the reply channel closes.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`send_message`](Self::send_message).
+    pub async fn end_body(&self) -> Result<()> {
+        self.send_message(LayerMessage::Close(1000)).await
+    }
+
+    /// Keeps an `http.request` open after its consumer returns without answering: a long-poll. Typed
+    /// events sent to this reply channel (from a group the consumer joined) then run the request's
+    /// consumer again, and it answers with [`respond`](Self::respond) (or starts a stream); a group can
+    /// also answer every held request at once with an HTTP response dict. The server's
+    /// [`http_timeout`](crate::ServerConfig::http_timeout) still bounds the wait (503), and a client that
+    /// leaves first runs the consumer with [`http_events::DISCONNECT`](crate::http_events::DISCONNECT).
+    ///
+    /// ```no_run
+    /// use channels_runtime::{Group, HttpResponse, Message, Result};
+    /// async fn poll(message: Message) -> Result<()> {
+    ///     match message.channel() {
+    ///         "http.request" => {
+    ///             Group::new("news")?.add(&message.reply_channel).await?;
+    ///             message.reply_channel.hold_response().await
+    ///         }
+    ///         "news.published" => {
+    ///             let text = message.get("text").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    ///             message.reply_channel.respond(HttpResponse::text(text)).await
+    ///         }
+    ///         _ => Ok(()), // http.disconnect
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`send_message`](Self::send_message).
+    pub async fn hold_response(&self) -> Result<()> {
+        self.send_message(crate::http::hold_event()).await
     }
 
     /// [`send`](Self::send) for sync consumers.

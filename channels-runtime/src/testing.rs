@@ -162,8 +162,13 @@ impl TestServer {
     /// assert_eq!(client.receive_text().await?, "an hour later"); // ...but after an hour
     /// # Ok(()) }
     /// ```
+    ///
+    /// Keepalive pings are off here (`ServerConfig::ping_interval(None)`): a test that lets an hour of
+    /// paused time pass without reading would otherwise be dropped as a dead peer, which Channels'
+    /// `ApplicationCommunicator` never does. Pass a config to [`in_process_with`](Self::in_process_with)
+    /// to test keepalive itself.
     pub async fn in_process(routing: Routing) -> Result<TestServer, TestError> {
-        TestServer::in_process_with(routing, ServerConfig::default()).await
+        TestServer::in_process_with(routing, ServerConfig::default().ping_interval(None)).await
     }
 
     /// [`in_process`](Self::in_process), with `config`.

@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use channels_bench::broadcast::{self, BroadcastOptions, Pacing};
+use std::sync::Arc;
+
+use channels_bench::broadcast::{self, BroadcastOptions, ChatProtocol, Pacing};
+use channels_bench::churn::{self, ChurnOptions};
 use channels_bench::conns::{self, ConnsOptions};
 use channels_bench::echo::{self, EchoOptions};
 use channels_bench::servers::{self, Knobs, Protocol};
@@ -140,6 +143,119 @@ async fn the_floor_speaks_the_same_protocols() {
     assert!(report.is_clean(), "{report:#?}");
     assert_eq!(report.summary["deliveries"], 51 * 20, "{report:#?}");
     chat_task.abort();
+}
+
+/// Two servers sharing one in-memory layer: a fleet in one process.
+async fn fleet(routing: fn() -> channels::routing::Routing) -> [channels::ServerHandle; 2] {
+    let layer: Arc<dyn channels::layer::ChannelLayer> =
+        Arc::new(channels::layer::InMemoryLayer::new());
+    let mut handles = Vec::new();
+    for _ in 0..2 {
+        handles.push(
+            channels::Server::new(routing())
+                .with_layer(layer.clone())
+                .spawn("127.0.0.1:0")
+                .await
+                .expect("server starts"),
+        );
+    }
+    handles.try_into().expect("two servers")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_over_a_fleet_speaks_the_tutorial_protocol() {
+    let [a, b] = fleet(servers::tutorial_routing).await;
+    let options = BroadcastOptions {
+        extra_urls: vec![format!("ws://{}/ws/chat/bench/", b.local_addr())],
+        protocol: ChatProtocol::Tutorial,
+        ..broadcast_options(
+            format!("ws://{}/ws/chat/bench/", a.local_addr()),
+            Pacing::InFlight(4),
+        )
+    };
+    let report = broadcast::run(&options, None).await;
+    assert!(report.is_clean(), "{report:#?}");
+    assert_eq!(report.summary["protocol"], "tutorial", "{report:#?}");
+    assert_eq!(report.summary["deliveries"], 51 * 20, "{report:#?}");
+    // 51 receivers round-robin over two URLs: the sender and 25 more on the first, 25 on the second.
+    let by_url = report.summary["by_url"].as_array().expect("by_url");
+    assert_eq!(by_url.len(), 2, "{report:#?}");
+    assert_eq!(by_url[0]["receivers"], 26, "{report:#?}");
+    assert_eq!(by_url[1]["receivers"], 25, "{report:#?}");
+    assert_eq!(by_url[1]["deliveries"], 25 * 20, "{report:#?}");
+    assert_eq!(by_url[1]["lost"], 0, "{report:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_cycles_end_every_way_and_the_server_lets_go() {
+    let layer = Arc::new(channels::layer::InMemoryLayer::new());
+    let server = channels::Server::new(servers::routing(Protocol::Chat))
+        .with_layer(layer.clone() as Arc<dyn channels::layer::ChannelLayer>)
+        .spawn("127.0.0.1:0")
+        .await
+        .expect("server starts");
+    let server = Arc::new(server);
+    // A gauges page the churn reads, as `channels-ours --stats-bind` serves it.
+    let stats = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let metrics_url = format!("http://{}/metrics", stats.local_addr().expect("addr"));
+    let (page_server, page_layer) = (server.clone(), layer.clone());
+    let page = tokio::spawn(channels_bench::stats_page::serve(stats, move || {
+        let mut out = String::new();
+        channels_bench::stats_page::gauge(
+            &mut out,
+            "channels_connections",
+            "",
+            page_server.connections(),
+        );
+        channels_bench::stats_page::gauge(
+            &mut out,
+            "channels_group_members",
+            "group=\"chat\"",
+            page_layer.group_len("chat"),
+        );
+        out
+    }));
+    let options = ChurnOptions {
+        url: format!("ws://{}/", server.local_addr()),
+        cycles: 200,
+        warmup: 20,
+        concurrency: 10,
+        metrics_url: Some(metrics_url),
+        settle_quiet: Duration::from_millis(300),
+        settle_deadline: Duration::from_secs(10),
+        timeout: Duration::from_secs(60),
+        ..ChurnOptions::default()
+    };
+    // This process is the server's: its /proc readings are the server's (and the test's).
+    let me = channels_bench::proc::ServerProc::new(std::process::id()).expect("/proc/self");
+    let report = churn::run(&options, Some(me)).await;
+    page.abort();
+    assert!(report.is_clean(), "{report:#?}");
+    assert_eq!(report.summary["cycles"], 200, "{report:#?}");
+    let by_ending = &report.summary["by_ending"];
+    // 10% clean, 20% reset, the rest FIN: the percentages are exact over every 100 cycles.
+    assert_eq!(by_ending["clean"]["ok"], 20, "{report:#?}");
+    assert_eq!(by_ending["abrupt_rst"]["ok"], 40, "{report:#?}");
+    assert_eq!(by_ending["abrupt_fin"]["ok"], 140, "{report:#?}");
+    let readings = &report.summary["readings"];
+    assert!(
+        readings["open fds"]["start"].as_f64().is_some(),
+        "{report:#?}"
+    );
+    // The gauges page was read (the values themselves depend on timing; the handle is asserted below).
+    assert!(
+        readings["channels_group_members{group=\"chat\"}"]["start"]
+            .as_f64()
+            .is_some(),
+        "{report:#?}"
+    );
+    // Every connection's disconnect consumer ran: no connection open, no member left in the group.
+    tokio::time::timeout(Duration::from_secs(30), server.wait_for_connections(0))
+        .await
+        .expect("every churned connection closes");
+    assert_eq!(layer.group_len("chat"), 0);
 }
 
 #[test]

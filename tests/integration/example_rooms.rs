@@ -60,3 +60,37 @@ async fn paths_are_matched_percent_decoded() {
     send_text(&mut ws, "decoded").await;
     assert_eq!(next_text(&mut ws).await, "[user] decoded");
 }
+
+#[tokio::test]
+async fn echo_can_not_be_turned_into_an_amplifier() {
+    let (server, _) = start_with(rooms::channel_routing(), rooms::limits()).await;
+    let addr = server.local_addr();
+    // 4294967295 copies (4 TB for a 1 KB text) and anything past the cap are refused before the socket
+    // opens.
+    assert_eq!(refused_status(addr, "/echo/4294967295/").await, 403);
+    assert_eq!(
+        refused_status(addr, &format!("/echo/{}/", rooms::MAX_ECHO_TIMES + 1)).await,
+        403
+    );
+    // The cap itself is served: exactly that many copies, then nothing more.
+    let mut ws = connect(addr, &format!("/echo/{}/", rooms::MAX_ECHO_TIMES)).await;
+    send_text(&mut ws, "x").await;
+    for _ in 0..rooms::MAX_ECHO_TIMES {
+        assert_eq!(next_text(&mut ws).await, "x");
+    }
+    send_text(&mut ws, "end").await;
+    assert_eq!(next_text(&mut ws).await, "end");
+}
+
+#[tokio::test]
+async fn the_rooms_limits_are_those_of_a_public_server() {
+    let limits = rooms::limits();
+    assert_eq!(limits.max_message_size, 64 << 10);
+    assert_eq!(limits.max_connections, Some(10_000));
+    assert!(limits.max_lifetime.is_some());
+    // A chat line over 64 KiB closes the socket with 1009.
+    let (server, _) = start_with(rooms::channel_routing(), limits).await;
+    let mut ws = connect(server.local_addr(), "/chat/lobby/").await;
+    send_text(&mut ws, &"x".repeat(65 << 10)).await;
+    assert_eq!(close_code(&mut ws).await, 1009);
+}

@@ -64,7 +64,11 @@ channel_routing! {
 
 #[tokio::test]
 async fn the_handshake_carries_headers_cookies_origin_and_subprotocols() {
-    let server = TestServer::start(channel_routing()).await.expect("starts");
+    let config =
+        ServerConfig::default().allowed_origin("https://chat.example".parse().expect("origin"));
+    let server = TestServer::start_with(channel_routing(), config)
+        .await
+        .expect("starts");
     let mut ws = WebsocketCommunicator::build(&server, "/report/?room=lobby")
         .origin("https://chat.example")
         .cookie("sessionid", "abc")
@@ -85,7 +89,8 @@ async fn the_handshake_carries_headers_cookies_origin_and_subprotocols() {
             "query": "room=lobby",
         })
     );
-    // The server picks no subprotocol (negotiation is not implemented yet); the handshake stands.
+    // The consumer accepted without choosing a subprotocol: the 101 names none (server_subprotocols.rs
+    // tests the choosing).
     assert_eq!(ws.subprotocol(), None);
     assert_eq!(ws.response_header("upgrade"), Some("websocket"));
 }
@@ -166,7 +171,9 @@ async fn in_process_a_consumer_that_sleeps_for_hours_tests_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn in_process_http_and_handshakes_work_as_over_a_socket() {
-    let server = TestServer::in_process(channel_routing())
+    let config =
+        ServerConfig::default().allowed_origin("https://in.process".parse().expect("origin"));
+    let server = TestServer::in_process_with(channel_routing(), config)
         .await
         .expect("starts");
     let response = HttpCommunicator::new(&server, "GET", "/x")

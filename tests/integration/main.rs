@@ -9,26 +9,47 @@
 
 mod common;
 
+#[cfg(feature = "axum")]
+#[path = "../../examples/axum_chat.rs"]
+#[allow(dead_code)]
+mod axum_chat;
 #[path = "../../examples/chat.rs"]
 #[allow(dead_code)]
 mod chat;
+// The examples' shared options, on their own: tests parse the limit flags with them.
 #[path = "../../examples/echo.rs"]
 #[allow(dead_code)]
 mod echo;
+#[path = "../../examples/common/mod.rs"]
+#[allow(dead_code)]
+mod example_common;
 #[path = "../../examples/rooms.rs"]
 #[allow(dead_code)]
 mod rooms;
+#[path = "../../examples/sse.rs"]
+#[allow(dead_code)]
+mod sse;
 #[path = "../../examples/ticker.rs"]
 #[allow(dead_code)]
 mod ticker;
+#[path = "../../examples/token_auth.rs"]
+#[allow(dead_code)]
+mod token_auth;
 #[path = "../../examples/tutorial_chat.rs"]
 #[allow(dead_code)]
 mod tutorial_chat;
 
+mod auth_example_token;
+mod auth_middleware;
+#[cfg(feature = "axum")]
+mod axum_mount;
 mod bench_smoke;
+#[cfg(feature = "axum")]
+mod browser_axum_chat;
 mod browser_tutorial_chat;
 mod delivery_slow_clients;
 mod demux_streams;
+mod django_auth;
 mod docs_readme;
 mod dsl_class;
 mod dsl_class_helpers;
@@ -38,6 +59,8 @@ mod dsl_hygiene;
 mod dsl_routing;
 mod errors_group_names;
 mod errors_modes;
+#[cfg(feature = "axum")]
+mod example_axum_chat;
 mod example_chat;
 mod example_echo;
 mod example_rooms;
@@ -49,6 +72,7 @@ mod interop_support;
 mod json_consumers;
 mod layer_conformance;
 mod layer_per_server;
+mod observability;
 mod realtime_push;
 mod redis_delivery;
 mod redis_layer;
@@ -60,5 +84,13 @@ mod routing_workers;
 mod server_builtin_events;
 mod server_connect;
 mod server_disconnects;
+mod server_handshake;
 mod server_http;
+mod server_http_streaming;
+mod server_keepalive;
+mod server_limits;
+mod server_listeners;
+mod server_origin;
+mod server_subprotocols;
+mod session_channel;
 mod workers;

@@ -41,10 +41,11 @@ pub fn table(checked: &CheckedTable) -> TokenStream {
         )
     };
     let errors = super::error_mode_call(ex, checked.table.errors);
-    let body = if errors.is_empty() {
+    let middleware = checked.table.middleware.iter();
+    let body = if errors.is_empty() && checked.table.middleware.is_empty() {
         body
     } else {
-        quote!((#body) #errors)
+        quote!((#body) #errors #(.with_middleware(#middleware))*)
     };
     let table = define(&checked.table.form, &routing, body);
     let TableForm::Fn { vis, name, .. } = &checked.table.form else {

@@ -1,11 +1,16 @@
 //! Channels 2+ routing as written in Python: `ProtocolTypeRouter({...})`, `URLRouter([...])`,
-//! `re_path(r"...", Consumer.as_asgi())`, `path("...", ...)` and `ChannelNameRouter({...})`.
+//! `re_path(r"...", Consumer.as_asgi())`, `path("...", ...)` and `ChannelNameRouter({...})`, and the
+//! middleware wrappers of a `ProtocolTypeRouter` value (`middleware`).
 
 use proc_macro2::TokenStream;
 use syn::parse::ParseStream;
 use syn::{Ident, LitStr, Token};
 
 use crate::ctxt::Ctxt;
+
+mod middleware;
+
+use middleware::Wrapper;
 
 /// A top-level Channels 2+ entry.
 pub enum AsgiEntry {
@@ -105,17 +110,6 @@ pub fn is_asgi_head(head: &Ident) -> bool {
     .any(|h| head == h)
 }
 
-/// Python's ASGI middleware, which has no Rust form yet: refused with a message.
-const MIDDLEWARE: [&str; 7] = [
-    "AllowedHostsOriginValidator",
-    "OriginValidator",
-    "AuthMiddlewareStack",
-    "AuthMiddleware",
-    "SessionMiddlewareStack",
-    "SessionMiddleware",
-    "CookieMiddleware",
-];
-
 /// The inside of `head(...)`, `head` being one of [`is_asgi_head`]'s.
 pub fn asgi_entry(head: &Ident, content: ParseStream, cx: &mut Ctxt) -> syn::Result<AsgiEntry> {
     match head.to_string().as_str() {
@@ -129,8 +123,9 @@ fn router(head: &Ident, content: ParseStream, cx: &mut Ctxt) -> syn::Result<Rout
         "ProtocolTypeRouter" => {
             let mut keys = Vec::new();
             for (key, value) in dict(content, "ProtocolTypeRouter")? {
-                match value.and_then(|v| syn::parse::Parser::parse2(|s: ParseStream| app(s, cx), v))
-                {
+                let parsed = value
+                    .and_then(|v| syn::parse::Parser::parse2(|s: ParseStream| app(s, &key, cx), v));
+                match parsed {
                     Ok(app) => keys.push(ProtocolKey { key, app }),
                     Err(e) => cx.push(e),
                 }
@@ -197,28 +192,35 @@ fn dict(content: ParseStream, form: &str) -> syn::Result<Vec<(LitStr, syn::Resul
     Ok(out)
 }
 
-/// A `ProtocolTypeRouter` value: a router, middleware (refused), or a consumer.
-fn app(input: ParseStream, cx: &mut Ctxt) -> syn::Result<App> {
+/// A `ProtocolTypeRouter` value under `key`: a router, a middleware wrapper (see [`middleware`]), or a
+/// consumer.
+fn app(input: ParseStream, key: &LitStr, cx: &mut Ctxt) -> syn::Result<App> {
     if input.peek(Ident) && input.peek2(syn::token::Paren) {
         let head: Ident = input.fork().parse()?;
         let name = head.to_string();
-        if MIDDLEWARE.contains(&name.as_str()) {
+        if let Some(wrapper) = Wrapper::named(&name) {
             input.parse::<Ident>()?;
             let content;
             syn::parenthesized!(content in input);
-            cx.spanned(
-                &head,
-                format!(
-                    "`{name}` has no Rust form yet: the server neither checks origins nor runs Django's \
-                     session or auth middleware\nhelp: route the application it wraps directly, \
-                     `\"websocket\": URLRouter(...)`, and check what it checked in the consumer's \
-                     `connect` (`message.content.header(\"origin\")`)"
-                ),
-            );
-            // Still read what it wraps, so its errors show too.
-            let inner = app(&content, cx)?;
+            // What it wraps is read first (its errors are reported after the wrapper's).
+            let mut inner_cx = Ctxt::default();
+            let inner = app(&content, key, &mut inner_cx);
+            let rest = match &inner {
+                Ok(_) => middleware::rest(&content, wrapper).unwrap_or_else(|e| {
+                    inner_cx.push(e);
+                    middleware::Rest::Nothing
+                }),
+                Err(_) => middleware::Rest::Nothing,
+            };
+            // Whatever is left was reported: read it, so it is not reported again.
             let _ = content.parse::<TokenStream>();
-            return Ok(inner);
+            if let Some(message) = wrapper.refusal(key, inner.as_ref().ok(), &rest) {
+                cx.spanned(&head, message);
+            }
+            if let Some(errors) = inner_cx.finish() {
+                cx.push(errors);
+            }
+            return inner;
         }
         if name == "get_asgi_application" {
             return Err(syn::Error::new(

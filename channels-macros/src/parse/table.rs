@@ -17,6 +17,8 @@ pub struct Table {
     pub krate: Option<syn::Path>,
     /// `errors = "keep_open";`: the error mode of the table's consumers that don't choose their own.
     pub errors: Option<super::ErrorMode>,
+    /// `middleware = expr;` (repeatable): the table's middleware, in order (`Routing::with_middleware`).
+    pub middleware: Vec<syn::Expr>,
     /// The Channels 1.x routes, in order.
     pub entries: Vec<Entry>,
     /// The Channels 2+ entries, in order, with where each starts.
@@ -126,6 +128,7 @@ fn parse_table(input: ParseStream, cx: &mut Ctxt) -> syn::Result<Table> {
         form,
         krate,
         errors,
+        middleware,
     } = parse_headers(input, cx)?;
     let mut entries = Vec::new();
     let mut asgi = Vec::new();
@@ -183,6 +186,7 @@ fn parse_table(input: ParseStream, cx: &mut Ctxt) -> syn::Result<Table> {
         form,
         krate,
         errors,
+        middleware,
         entries,
         asgi,
     })
@@ -193,10 +197,11 @@ struct Headers {
     form: TableForm,
     krate: Option<syn::Path>,
     errors: Option<super::ErrorMode>,
+    middleware: Vec<syn::Expr>,
 }
 
-/// `[#[doc] vis] fn name;`, `let name;`, `crate = "...";` and `errors = "...";`, each at most once, in
-/// any order.
+/// `[#[doc] vis] fn name;`, `let name;`, `crate = "...";` and `errors = "...";`, each at most once, and
+/// `middleware = expr;`, any number of times (run in that order), in any order.
 fn parse_headers(input: ParseStream, cx: &mut Ctxt) -> syn::Result<Headers> {
     let mut form = Attr::none(
         "the table's name",
@@ -207,6 +212,7 @@ fn parse_headers(input: ParseStream, cx: &mut Ctxt) -> syn::Result<Headers> {
         "`errors`",
         "a table has one error mode: keep `errors = \"close\";` or `errors = \"keep_open\";`",
     );
+    let mut middleware = Vec::new();
     loop {
         let attrs = input.call(syn::Attribute::parse_outer)?;
         if input.peek(Token![let]) {
@@ -250,6 +256,19 @@ fn parse_headers(input: ParseStream, cx: &mut Ctxt) -> syn::Result<Headers> {
         } else if input.peek(Ident) && input.peek2(Token![=]) && !input.peek3(Token![>]) {
             let fork = input.fork();
             let key: Ident = fork.parse()?;
+            if key == "middleware" {
+                input.parse::<Ident>()?;
+                input.parse::<Token![=]>()?;
+                let expr: syn::Expr = input.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "expected a middleware value: `middleware = TokenAuth::new();`",
+                    )
+                })?;
+                semicolon(input, "middleware = ...")?;
+                middleware.push(expr);
+                continue;
+            }
             if key != "errors" {
                 break;
             }
@@ -277,6 +296,7 @@ fn parse_headers(input: ParseStream, cx: &mut Ctxt) -> syn::Result<Headers> {
         form,
         krate: krate.get(),
         errors: errors.get(),
+        middleware,
     })
 }
 

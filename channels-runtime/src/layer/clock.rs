@@ -66,6 +66,8 @@ pub(crate) async fn tick() {
     loop {
         timer.tick().await;
         observe(Instant::now());
+        // The per-message counts and the queued bytes, to the metrics recorder (see `crate::metrics`).
+        crate::metrics::publish();
     }
 }
 

@@ -24,6 +24,11 @@ pub struct LayerConfig {
     pub expiry: Duration,
     /// How long a group membership lasts unless renewed by another `group_add`. Default 86 400 s.
     pub group_expiry: Duration,
+    /// How long a channel session (`message.channel_session()`) is kept after it was last saved: it is
+    /// deleted when its connection ends, and this bounds what a connection that vanished without a
+    /// disconnect leaves behind. Default 86 400 s (a day, like `group_expiry`; Channels 1.x used
+    /// Django's `SESSION_COOKIE_AGE`, two weeks, for sessions that outlived their connection).
+    pub session_expiry: Duration,
 }
 
 impl Default for LayerConfig {
@@ -32,6 +37,7 @@ impl Default for LayerConfig {
             capacity: 100,
             expiry: Duration::from_secs(60),
             group_expiry: Duration::from_secs(86_400),
+            session_expiry: Duration::from_secs(86_400),
         }
     }
 }
@@ -55,6 +61,13 @@ impl LayerConfig {
     #[must_use]
     pub fn group_expiry(mut self, group_expiry: Duration) -> Self {
         self.group_expiry = group_expiry;
+        self
+    }
+
+    /// Sets the `session_expiry` field: how long a channel session lasts after its last save.
+    #[must_use]
+    pub fn session_expiry(mut self, session_expiry: Duration) -> Self {
+        self.session_expiry = session_expiry;
         self
     }
 }

@@ -14,6 +14,8 @@
 //!     check_channel_name, check_group_name, ChannelLayer, Inbox, LayerConfig, LayerError, LayerMessage,
 //!     LocalRegistry,
 //! };
+//! /// A channel session: a JSON object.
+//! type Session = serde_json::Map<String, serde_json::Value>;
 //!
 //! #[derive(Debug)]
 //! struct MyLayer {
@@ -56,6 +58,22 @@
 //!     fn dropped(&self) -> u64 {
 //!         self.local.dropped()
 //!     }
+//!     // Channel sessions: without these three, the trait's defaults keep them in this process too
+//!     // (and say so in the log); a layer that spans processes stores them in its backend.
+//!     async fn session_load(&self, channel: &str) -> Result<Option<Session>, LayerError> {
+//!         check_channel_name(channel)?;
+//!         Ok(self.local.session_load(channel))
+//!     }
+//!     async fn session_save(&self, channel: &str, session: &Session) -> Result<(), LayerError> {
+//!         check_channel_name(channel)?;
+//!         self.local.session_save(channel, session);
+//!         Ok(())
+//!     }
+//!     async fn session_delete(&self, channel: &str) -> Result<(), LayerError> {
+//!         check_channel_name(channel)?;
+//!         self.local.session_delete(channel);
+//!         Ok(())
+//!     }
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), LayerError> {
@@ -74,10 +92,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use super::inbox::Release;
 use super::queue::Queue;
+use super::sessions::SessionTable;
 use super::{Inbox, LayerConfig, LayerError, LayerMessage, check_channel_name, check_group_name};
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -130,6 +150,7 @@ struct Shared {
     channels: Mutex<HashMap<Arc<str>, Arc<Queue>>>,
     groups: Mutex<HashMap<String, HashMap<Arc<str>, Member>>>,
     dropped: AtomicU64,
+    sessions: SessionTable,
 }
 
 #[derive(Debug)]
@@ -158,6 +179,7 @@ impl LocalRegistry {
                 channels: Mutex::default(),
                 groups: Mutex::default(),
                 dropped: AtomicU64::new(0),
+                sessions: SessionTable::default(),
             }),
         }
     }
@@ -266,6 +288,7 @@ impl LocalRegistry {
                 Ok(()) => true,
                 Err(LayerError::ChannelFull) => {
                     self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::layer_dropped(crate::metrics::Layer::InMemory, 1);
                     tracing::debug!(group, channel = %name, "group message dropped: member's channel is full");
                     true
                 }
@@ -292,6 +315,26 @@ impl LocalRegistry {
     /// How many group messages were dropped because a member's channel was full.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The channel session kept for `channel` in this registry, unless it expired: what
+    /// [`ChannelLayer::session_load`](super::ChannelLayer::session_load) returns for a layer that keeps
+    /// sessions in its process.
+    pub fn session_load(&self, channel: &str) -> Option<Map<String, Value>> {
+        self.shared.sessions.load(channel)
+    }
+
+    /// Keeps `session` for `channel` until `session_expiry` (from [`config`](Self::config)) from now;
+    /// an empty session is deleted.
+    pub fn session_save(&self, channel: &str, session: &Map<String, Value>) {
+        self.shared
+            .sessions
+            .save(channel, session, self.shared.config.session_expiry);
+    }
+
+    /// Forgets the channel session of `channel`.
+    pub fn session_delete(&self, channel: &str) {
+        self.shared.sessions.delete(channel);
     }
 
     /// How many messages expired unread on `channel` (diagnostics).

@@ -1,5 +1,7 @@
 //! [`InMemoryLayer`]: the embedded channel layer for a single process.
 
+use serde_json::{Map, Value};
+
 use super::{
     ChannelLayer, Inbox, LayerConfig, LayerError, LayerMessage, LocalRegistry, check_channel_name,
     check_group_name,
@@ -112,6 +114,27 @@ impl ChannelLayer for InMemoryLayer {
 
     fn dropped(&self) -> u64 {
         self.local.dropped()
+    }
+
+    async fn session_load(&self, channel: &str) -> Result<Option<Map<String, Value>>, LayerError> {
+        check_channel_name(channel)?;
+        Ok(self.local.session_load(channel))
+    }
+
+    async fn session_save(
+        &self,
+        channel: &str,
+        session: &Map<String, Value>,
+    ) -> Result<(), LayerError> {
+        check_channel_name(channel)?;
+        self.local.session_save(channel, session);
+        Ok(())
+    }
+
+    async fn session_delete(&self, channel: &str) -> Result<(), LayerError> {
+        check_channel_name(channel)?;
+        self.local.session_delete(channel);
+        Ok(())
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The [`ChannelLayer`] trait has the semantics of Channels' ASGI channel layer spec: named FIFO channels with
 //! a capacity ([`LayerError::ChannelFull`] when full), message expiry, at-most-once delivery to one reader,
-//! groups with an expiry, and process-local channels (`prefix!suffix`) for reply channels.
+//! groups with an expiry, and process-local channels (`prefix!suffix`) for reply channels. It also keeps
+//! each connection's channel session (Channels 1.x's `channel_session`), by reply channel, with an expiry.
 //!
 //! [`InMemoryLayer`] is the embedded default, for one process. `RedisLayer` (feature `redis`) spans
 //! processes and machines.
@@ -24,6 +25,11 @@
 //!   members (one queue push each, the message shared). `InMemoryLayer` is little more than a
 //!   `LocalRegistry`; `RedisLayer` adds Redis for everything that crosses processes.
 //! - [`check_channel_name`] and [`check_group_name`] refuse bad names with the errors every layer gives.
+//! - Channel sessions ([`ChannelLayer::session_load`], [`session_save`](ChannelLayer::session_save),
+//!   [`session_delete`](ChannelLayer::session_delete)) have default methods that keep them in the
+//!   process (and log a warning once), so a layer written before them still builds and works in one
+//!   process; a layer that spans processes implements them in its backend, with
+//!   [`LayerConfig::session_expiry`]. [`LocalRegistry`] has the three for a process-local layer.
 //! - [`conformance`] checks a layer against the spec's rules: run [`conformance::run_all`] in its tests.
 //! - [`async_trait`](macro@async_trait) is the attribute an `impl ChannelLayer` block needs.
 
@@ -38,6 +44,7 @@ mod message;
 pub(crate) mod queue;
 #[cfg(feature = "redis")]
 mod redis;
+mod sessions;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisConfig, RedisHost, RedisLayer, RedisLayerError, RedisStats};
@@ -88,6 +95,58 @@ pub trait ChannelLayer: Send + Sync + std::fmt::Debug + 'static {
     /// How many group messages were dropped because a member's channel was full, since the layer started.
     fn dropped(&self) -> u64 {
         0
+    }
+
+    /// The channel session of the connection whose reply channel is `channel` (Channels'
+    /// `channel_session`), or `None` when it has none or it expired.
+    ///
+    /// The server calls it before a consumer of that connection runs, in any process (see
+    /// [`Session`](crate::Session)), so a layer that spans processes keeps sessions where every process
+    /// reads them. The default methods keep them in this process's memory and log a warning at first
+    /// use: a third-party layer keeps working unchanged, with sessions that a worker in another process
+    /// does not see, until it implements the three methods.
+    async fn session_load(
+        &self,
+        channel: &str,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, LayerError> {
+        check_channel_name(channel)?;
+        Ok(sessions::fallback(std::any::type_name::<Self>()).load(channel))
+    }
+
+    /// Stores the channel session of `channel` for [`LayerConfig::session_expiry`] from now, replacing
+    /// what was there (the last write wins); an empty session is deleted.
+    async fn session_save(
+        &self,
+        channel: &str,
+        session: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), LayerError> {
+        check_channel_name(channel)?;
+        sessions::fallback(std::any::type_name::<Self>()).save(
+            channel,
+            session,
+            self.config().session_expiry,
+        );
+        Ok(())
+    }
+
+    /// Whether the channel session of `channel`, one of this process's reply channels, may have been
+    /// written by someone else since this process last loaded or saved it: when `false`, the server
+    /// keeps its copy instead of loading it before the connection's next consumer.
+    ///
+    /// The default, `true`, is always right. `RedisLayer` answers `false` until the channel's name has
+    /// left the process in a message (see [`Session`](crate::Session)), which spares its connections a
+    /// Redis round trip per consumer run.
+    fn session_may_have_changed(&self, channel: &str) -> bool {
+        let _ = channel;
+        true
+    }
+
+    /// Deletes the channel session of `channel` (its connection has ended); deleting none is not an
+    /// error.
+    async fn session_delete(&self, channel: &str) -> Result<(), LayerError> {
+        check_channel_name(channel)?;
+        sessions::fallback(std::any::type_name::<Self>()).delete(channel);
+        Ok(())
     }
 }
 

@@ -43,6 +43,8 @@ pub struct Route {
     consumer_name: &'static str,
     binder: Binder,
     groups: Vec<Cow<'static, str>>,
+    /// Middleware run before this route's consumers, after its tables' (see [`Route::with_middleware`]).
+    middleware: Vec<Arc<dyn crate::auth::Middleware>>,
 }
 
 impl fmt::Debug for Route {
@@ -65,6 +67,7 @@ impl fmt::Debug for Route {
                     .collect::<Vec<_>>(),
             )
             .field("consumer", &self.consumer_name)
+            .field("middleware", &self.middleware)
             .finish()
     }
 }
@@ -84,6 +87,7 @@ impl Route {
             consumer_name,
             binder: Arc::new(binder),
             groups: Vec::new(),
+            middleware: Vec::new(),
         }
     }
 
@@ -108,6 +112,7 @@ impl Route {
             consumer_name,
             binder: Arc::new(binder),
             groups: Vec::new(),
+            middleware: Vec::new(),
         }
     }
 
@@ -141,6 +146,36 @@ impl Route {
     ) -> Self {
         self.groups.extend(groups.into_iter().map(Into::into));
         self
+    }
+
+    /// Adds `middleware` to this route: it runs before the route's consumers, after the middleware of
+    /// the tables the route is in and the route's middleware added before it. See
+    /// [`auth`](crate::auth).
+    ///
+    /// ```
+    /// use channels_runtime::auth::{self, Refusal};
+    /// use channels_runtime::routing::{Consumer, Route};
+    /// use channels_runtime::Message;
+    /// let admin = Consumer::from_async("admin", |_m: Message| async {});
+    /// let route = Route::to("websocket.connect", Some("^/admin/"), admin)
+    ///     .with_middleware(auth::from_fn("staff_only", |scope| {
+    ///         if scope.cookie("staff") == Some("1") { Ok(()) } else { Err(Refusal::forbidden("staff only")) }
+    ///     }));
+    /// ```
+    pub fn with_middleware(mut self, middleware: impl crate::auth::Middleware) -> Self {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// [`with_middleware`](Self::with_middleware) for a middleware already shared.
+    pub fn with_shared_middleware(mut self, middleware: Arc<dyn crate::auth::Middleware>) -> Self {
+        self.middleware.push(middleware);
+        self
+    }
+
+    /// The middleware added with [`with_middleware`](Self::with_middleware), in order.
+    pub(crate) fn middleware(&self) -> &[Arc<dyn crate::auth::Middleware>] {
+        &self.middleware
     }
 
     /// The group templates declared with [`with_groups`](Self::with_groups).

@@ -74,6 +74,8 @@ pub struct Routing {
     /// A shared copy of the table, made the first time a route with field patterns is resolved: the
     /// consumer that routes each message by its fields holds it.
     shared: OnceLock<Arc<Routing>>,
+    /// Middleware run before the consumers of this table's routes (and its included tables'), in order.
+    middleware: Vec<Arc<dyn crate::auth::Middleware>>,
 }
 
 /// A route found for an event: which route, its captures, and its consumer bound to them.
@@ -159,6 +161,29 @@ impl Routing {
     /// ```
     pub fn with_error_mode(mut self, mode: ErrorMode) -> Self {
         self.errors = Some(mode);
+        self
+    }
+
+    /// Adds `middleware` to this table: it runs before the consumers of every route of the table and of
+    /// the tables it includes or mounts, after the middleware added before it and the middleware of the
+    /// tables around this one, before inner tables' and routes' own (Channels'
+    /// `AuthMiddlewareStack(URLRouter([...]))`). See [`auth`](crate::auth).
+    ///
+    /// ```
+    /// use channels_runtime::auth::{self, Refusal};
+    /// use channels_runtime::routing::Routing;
+    /// let routing = Routing::url_router()
+    ///     .with_middleware(auth::from_fn("deny_all", |_| Err(Refusal::forbidden("closed"))));
+    /// ```
+    pub fn with_middleware(mut self, middleware: impl crate::auth::Middleware) -> Self {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// [`with_middleware`](Self::with_middleware) for a middleware already shared (one value used by
+    /// several tables).
+    pub fn with_shared_middleware(mut self, middleware: Arc<dyn crate::auth::Middleware>) -> Self {
+        self.middleware.push(middleware);
         self
     }
 
@@ -429,6 +454,9 @@ impl Routing {
         }
     }
 }
+
+#[path = "table_middleware.rs"]
+mod middleware;
 
 #[cfg(test)]
 #[path = "table_tests.rs"]

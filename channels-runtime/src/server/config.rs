@@ -6,6 +6,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::layer::queue::{Budget, OverBudget};
 
+use super::origin::OriginPattern;
+use super::proxy::TrustedProxy;
+
 /// Limits and buffer sizes of a [`Server`](super::Server).
 ///
 /// The defaults follow Daphne for what a peer can send (1 MiB per message and per frame, larger ones close
@@ -69,10 +72,69 @@ pub struct ServerConfig {
     pub http_timeout: Duration,
     /// How long to wait for the peer's close frame after the server closed. Default 5 s.
     pub close_timeout: Duration,
+    /// Browser origins allowed to open WebSockets besides the server's own host. Default empty: a
+    /// handshake whose `Origin` is not the host it was sent to (same host name and port; see
+    /// [`server::origin`](super::origin) for the exact rule) gets **403** before any consumer runs, as
+    /// behind Channels' `AllowedHostsOriginValidator`; one without `Origin` (not a browser) passes. Add
+    /// entries with [`allowed_origin`](Self::allowed_origin) (`https://app.example.com`,
+    /// `https://*.example.com`, ...), or every origin with [`allow_any_origin`](Self::allow_any_origin).
+    pub allowed_origins: Vec<OriginPattern>,
+    /// Reverse proxies whose `X-Forwarded-For` / `X-Real-IP` / `X-Forwarded-Proto` headers are believed:
+    /// for a request from one of them, the scope's `client` and `scheme` come from those headers (see
+    /// [`server::proxy`](super::proxy) for the rule). Default empty: the headers are ignored and the
+    /// client is the TCP peer. Add entries with [`trusted_proxy`](Self::trusted_proxy).
+    pub trusted_proxies: Vec<TrustedProxy>,
     /// Incoming frames buffered per connection while a consumer runs, before reading pauses. Default 16.
     pub max_pending_events: usize,
     /// Run worker consumers for the custom channels of the routing inside the server. Default `true`.
     pub run_workers: bool,
+    /// How long a WebSocket may go without a frame from its peer before the server sends a ping. Default
+    /// 20 s (Daphne's `--ping-interval`); `None` sends none. A peer that vanishes without a FIN (a phone
+    /// that lost its network, a NAT that forgot the flow) is otherwise held forever, and proxies close
+    /// connections they see idle: the ping finds the first and keeps the second open.
+    ///
+    /// Browsers answer pings by themselves; a [`WebsocketCommunicator`](crate::testing::WebsocketCommunicator)
+    /// answers them only while the test reads from it. A test that lets time run (tokio's paused clock
+    /// included) past `ping_interval + ping_timeout` without reading loses its connection: set
+    /// `ping_interval(None)` in its config.
+    pub ping_interval: Option<Duration>,
+    /// How long after a ping the peer has to send something (its pong, or any frame) before it is taken
+    /// for gone: the TCP connection is dropped without a closing handshake (nobody would answer it) and
+    /// the disconnect consumer runs with code **1006**, its groups left. Default 30 s (Daphne's
+    /// `--ping-timeout`). While the server itself has paused reading (a consumer is behind), the peer is
+    /// not held to it.
+    pub ping_timeout: Duration,
+    /// How long a client has, from opening TCP (or from the previous response on a kept-alive
+    /// connection), to send a complete request head; and the grace before
+    /// [`min_body_rate`](Self#structfield.min_body_rate) applies to a request body. Past it the connection
+    /// is dropped (a body too slow gets **408**). Default 10 s. Without it a client that opens sockets and
+    /// sends nothing, or a head at a byte a second, holds a file descriptor each forever (hyper's own
+    /// 30 s header timeout needs a timer, which this server gives it). Daphne has no setting of its own
+    /// for this (its `--http-timeout` bounds only the application's answer).
+    pub handshake_timeout: Duration,
+    /// The slowest a request body may arrive, in bytes per second, once
+    /// [`handshake_timeout`](Self#structfield.handshake_timeout) has passed: a body of `n` bytes has
+    /// `handshake_timeout + n / min_body_rate` to arrive, else the client gets **408** and the connection
+    /// is closed. Default 4 KiB/s (a 1 MiB body, the largest allowed by default, then has 4 min 26 s).
+    pub min_body_rate: u64,
+    /// Largest request head (request line and headers) accepted, in bytes; larger ones get **431** and
+    /// the connection is closed. Default 16 KiB (what Daphne's Twisted accepts: its `totalHeadersSize`
+    /// is 16,384 bytes; hyper's own default is about 400 KiB). A WebSocket's scope keeps its request's headers for the
+    /// life of the connection (consumers read them), so this is also the most header memory one
+    /// connection can hold. hyper reads at least 8 KiB at a time, so values below 8 KiB are checked once
+    /// the head is complete.
+    pub max_header_bytes: usize,
+    /// Most WebSocket connections open at once (counting handshakes in progress). Past it, a handshake
+    /// gets **503** before any consumer runs; plain HTTP requests are still served. Default `None`: no
+    /// cap but the process's file descriptor limit (Daphne has none either); set one to keep a server
+    /// within its memory (about 5 KB per idle connection, plus what its consumers hold).
+    pub max_connections: Option<usize>,
+    /// Longest a WebSocket may stay open; then the server closes it with **1001** (going away, reason
+    /// `connection lifetime reached`) and its disconnect consumer runs with that code. Default `None`
+    /// (off), as Daphne's `--websocket_timeout` defaults to no limit (it is 86400 s in its examples). Set
+    /// it to make clients reconnect now and then: to rebalance them across servers, or to re-check the
+    /// credentials they connected with.
+    pub max_lifetime: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -88,8 +150,17 @@ impl Default for ServerConfig {
             connect_timeout: Duration::from_secs(5),
             http_timeout: Duration::from_secs(120),
             close_timeout: Duration::from_secs(5),
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             max_pending_events: 16,
             run_workers: true,
+            ping_interval: Some(Duration::from_secs(20)),
+            ping_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            min_body_rate: 4 << 10,
+            max_header_bytes: 16 << 10,
+            max_connections: None,
+            max_lifetime: None,
         }
     }
 }
@@ -155,6 +226,43 @@ impl ServerConfig {
         self
     }
 
+    /// Adds an origin (or a pattern of origins) to
+    /// [`allowed_origins`](Self#structfield.allowed_origins).
+    ///
+    /// ```
+    /// use channels_runtime::ServerConfig;
+    /// # fn main() -> Result<(), channels_runtime::server::OriginError> {
+    /// let config = ServerConfig::default()
+    ///     .allowed_origin("https://app.example.com".parse()?)
+    ///     .allowed_origin("https://*.example.com".parse()?);
+    /// # assert_eq!(config.allowed_origins.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn allowed_origin(mut self, origin: OriginPattern) -> Self {
+        self.allowed_origins.push(origin);
+        self
+    }
+
+    /// Lets every origin open WebSockets (adds [`OriginPattern::any`], `*`): for servers whose sockets
+    /// carry no user's authority, or that authenticate otherwise (a token in the first message).
+    pub fn allow_any_origin(self) -> Self {
+        self.allowed_origin(OriginPattern::any())
+    }
+
+    /// Adds a proxy (an address or a network) to [`trusted_proxies`](Self#structfield.trusted_proxies).
+    ///
+    /// ```
+    /// use channels_runtime::ServerConfig;
+    /// # fn main() -> Result<(), channels_runtime::server::ProxyError> {
+    /// let config = ServerConfig::default().trusted_proxy("10.0.0.0/8".parse()?);
+    /// # assert_eq!(config.trusted_proxies.len(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn trusted_proxy(mut self, proxy: TrustedProxy) -> Self {
+        self.trusted_proxies.push(proxy);
+        self
+    }
+
     /// Sets [`max_pending_events`](Self#structfield.max_pending_events).
     pub fn max_pending_events(mut self, events: usize) -> Self {
         self.max_pending_events = events;
@@ -164,6 +272,62 @@ impl ServerConfig {
     /// Sets [`run_workers`](Self#structfield.run_workers).
     pub fn run_workers(mut self, run: bool) -> Self {
         self.run_workers = run;
+        self
+    }
+
+    /// Sets [`ping_interval`](Self#structfield.ping_interval): a [`Duration`], or `None` for no pings.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use channels_runtime::ServerConfig;
+    /// let config = ServerConfig::default().ping_interval(Duration::from_secs(5));
+    /// assert_eq!(config.ping_interval, Some(Duration::from_secs(5)));
+    /// assert_eq!(ServerConfig::default().ping_interval(None).ping_interval, None);
+    /// ```
+    pub fn ping_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.ping_interval = interval.into();
+        self
+    }
+
+    /// Sets [`ping_timeout`](Self#structfield.ping_timeout).
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.ping_timeout = timeout;
+        self
+    }
+
+    /// Sets [`handshake_timeout`](Self#structfield.handshake_timeout).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`min_body_rate`](Self#structfield.min_body_rate), in bytes per second (0 is taken as 1).
+    pub fn min_body_rate(mut self, bytes_per_second: u64) -> Self {
+        self.min_body_rate = bytes_per_second.max(1);
+        self
+    }
+
+    /// Sets [`max_header_bytes`](Self#structfield.max_header_bytes).
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes;
+        self
+    }
+
+    /// Sets [`max_connections`](Self#structfield.max_connections): a number, or `None` for no cap.
+    ///
+    /// ```
+    /// use channels_runtime::ServerConfig;
+    /// let config = ServerConfig::default().max_connections(10_000);
+    /// assert_eq!(config.max_connections, Some(10_000));
+    /// ```
+    pub fn max_connections(mut self, connections: impl Into<Option<usize>>) -> Self {
+        self.max_connections = connections.into();
+        self
+    }
+
+    /// Sets [`max_lifetime`](Self#structfield.max_lifetime): a [`Duration`], or `None` for no limit.
+    pub fn max_lifetime(mut self, lifetime: impl Into<Option<Duration>>) -> Self {
+        self.max_lifetime = lifetime.into();
         self
     }
 

@@ -88,6 +88,30 @@ pub(crate) fn start(
     message: Message,
     layer: &Arc<dyn ChannelLayer>,
 ) -> RunFuture {
+    // The channel session: loaded before the consumer runs, written back after (`session::sync`).
+    match crate::session::sync::SessionSync::plan(&message) {
+        Some(sync) => with_session(sync, consumer.clone(), message, layer.clone()),
+        None => start_plain(consumer, message, layer),
+    }
+}
+
+/// [`start`] around a session load before the consumer is invoked and a save after it ends, even when
+/// it failed (Channels 1.x's `channel_session` saved in a `finally`).
+fn with_session(
+    sync: crate::session::sync::SessionSync,
+    consumer: Consumer,
+    message: Message,
+    layer: Arc<dyn ChannelLayer>,
+) -> RunFuture {
+    RunFuture::wrapped(async move {
+        sync.load(&layer).await;
+        let outcome = start_plain(&consumer, message, &layer).await;
+        sync.save(&layer).await;
+        outcome
+    })
+}
+
+fn start_plain(consumer: &Consumer, message: Message, layer: &Arc<dyn ChannelLayer>) -> RunFuture {
     let name = consumer.name();
     match catch(|| consumer.invoke(message)) {
         Err(panic) => RunFuture::ended(Err(Failure::Panic(panic))),
@@ -127,7 +151,15 @@ pub(crate) fn start(
         Ok(Invocation::Blocking(body)) => {
             let handle = tokio::runtime::Handle::current();
             let layer = layer.clone();
-            let task = tokio::task::spawn_blocking(move || context::run_sync(handle, layer, body));
+            // In the connection's span, and with the caller's subscriber (a scoped one too), as an async
+            // consumer's events are.
+            let span = tracing::Span::current();
+            let dispatch = tracing::dispatcher::get_default(Clone::clone);
+            let task = tokio::task::spawn_blocking(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    span.in_scope(|| context::run_sync(handle, layer, body))
+                })
+            });
             RunFuture::wrapped(task.map(move |joined| match joined {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(error)) => Err(Failure::Error(error)),
@@ -156,6 +188,10 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// Logs a failed run the way every caller wants it logged.
 pub(crate) fn log_failure(consumer: &str, event: &str, failure: &Failure) {
+    crate::metrics::consumer_failed(match failure {
+        Failure::Error(_) => "error",
+        Failure::Panic(_) => "panic",
+    });
     match failure {
         Failure::Error(e) => {
             tracing::error!(consumer, event, error = %Chain(e.get_ref()), "consumer returned an error")

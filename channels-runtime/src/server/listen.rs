@@ -4,12 +4,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
+use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use super::{ServerConfig, ServerError, ServerHandle, Shared, Tracker, Worker, service};
+use super::{ServerConfig, ServerError, ServerHandle, Shared, Tracker, Worker, limits, service};
 use crate::context;
 use crate::layer::{ChannelLayer, InMemoryLayer};
 use crate::routing::Routing;
@@ -107,6 +107,19 @@ impl Server {
         Ok(self.start(SocketAddr::from(([0, 0, 0, 0], 0))))
     }
 
+    /// Checks the routes and starts serving at `local_addr`, without an accept loop: the listener kinds
+    /// of `listener` (Unix socket, std listener, TLS) spawn theirs on the handle.
+    pub(super) fn start_listening(
+        self,
+        local_addr: SocketAddr,
+    ) -> Result<ServerHandle, ServerError> {
+        let errors = self.routing.errors();
+        if !errors.is_empty() {
+            return Err(ServerError::Routing(errors));
+        }
+        Ok(self.start(local_addr))
+    }
+
     /// The running server, its workers and its clock, without the accept loop.
     fn start(self, local_addr: SocketAddr) -> ServerHandle {
         if self.default_layer {
@@ -119,6 +132,7 @@ impl Server {
             budget: Arc::new(self.config.budget()),
             config: self.config,
             connections: Tracker::default(),
+            handshakes: Tracker::default(),
             shutdown: Arc::default(),
         });
         let mut tasks = tokio::task::JoinSet::new();
@@ -164,7 +178,7 @@ pub(crate) fn make_default(layer: &Arc<dyn ChannelLayer>, who: &str) {
     }
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -189,13 +203,12 @@ async fn shutdown_signal() {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut errors = AcceptErrors::default();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                // Out of file descriptors and similar: log, back off briefly, keep serving the others.
-                tracing::error!(%error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                errors.back_off(error).await;
                 continue;
             }
         };
@@ -204,14 +217,89 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Serves one accepted connection (from `peer`, when it has an address) in a task of its own.
+/// What the accept loop does when `accept` fails: out of file descriptors (EMFILE, ENFILE), of buffers,
+/// and the like. The loop neither dies nor spins: it waits 50 ms (connections close meanwhile, and
+/// `handshake_timeout` closes the idle ones) and tries again; the connections already open are served
+/// all along. At most one line a second is logged, with how many accepts failed since the last one.
+#[derive(Debug, Default)]
+pub(crate) struct AcceptErrors {
+    last_logged: Option<tokio::time::Instant>,
+    failed: u64,
+}
+
+impl AcceptErrors {
+    /// The back-off after `error`.
+    pub(crate) async fn back_off(&mut self, error: std::io::Error) {
+        self.failed += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .last_logged
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+        {
+            tracing::error!(
+                %error,
+                failed = self.failed,
+                "accept failed (out of file descriptors?); retrying in 50 ms, open connections are still served"
+            );
+            self.last_logged = Some(now);
+            self.failed = 0;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Serves one accepted connection (from `peer`, when it has an address) in a task of its own, under the
+/// limits of `limits`: the head within `handshake_timeout` and `max_header_bytes`, handshakes within
+/// `max_connections`.
 pub(crate) fn serve_connection<IO>(shared: Arc<Shared>, io: IO, peer: Option<SocketAddr>)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    serve_connection_over(shared, io, peer, Transport::Plain);
+}
+
+/// What carries a connection's bytes: the scope's `scheme` (`wss`/`https` over TLS) follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// TCP or a Unix socket, as they are.
+    Plain,
+    /// TLS, ended by this server (`spawn_tls`).
+    Tls,
+}
+
+/// [`serve_connection`], for a connection carried by `transport`.
+pub(crate) fn serve_connection_over<IO>(
+    shared: Arc<Shared>,
+    io: IO,
+    peer: Option<SocketAddr>,
+    transport: Transport,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
-        let service = service_fn(move |req| service::handle(shared.clone(), peer, req));
-        let connection = http1::Builder::new()
+        let builder = limits::http1_builder(&shared.config);
+        let service = service_fn(move |req| {
+            let shared = shared.clone();
+            async move {
+                // Held until the handshake has been answered: see `limits::admit`.
+                let _slot = match limits::admit(&shared, &req) {
+                    Ok(slot) => slot,
+                    Err(refused) => {
+                        return Ok(refused.response().map(|body| {
+                            body.map_err(|never| -> limits::BoxError { match never {} })
+                                .boxed_unsync()
+                        }));
+                    }
+                };
+                // The body must keep up `min_body_rate` after `handshake_timeout`.
+                let mut req = req.map(|body| limits::Paced::new(body, &shared.config));
+                req.extensions_mut().insert(transport);
+                service::handle(shared, peer, req).await
+            }
+        });
+        // Its span, its access log line, its counts: see `observe`.
+        let service = super::observe::Observed::new(peer, service);
+        let connection = builder
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
         if let Err(error) = connection.await {

@@ -20,21 +20,35 @@
 //! handshake), `connection` (one WebSocket, from upgrade to disconnect), `worker` ([`Worker`]: custom
 //! channels), `handle` ([`ServerHandle`]), `state` (what a server's connections share).
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod bindings;
 mod config;
 mod connection;
 mod handle;
 mod invoke;
+mod limits;
 mod listen;
+mod listener;
+mod observe;
+pub mod origin;
+pub mod proxy;
 mod service;
 mod state;
+#[cfg(feature = "tls")]
+mod tls;
 mod worker;
 
 pub use config::{ServerConfig, SlowClientPolicy};
 pub use handle::{ServerHandle, SlowClientStats};
 pub use listen::Server;
+pub use origin::{OriginError, OriginPattern};
+pub use proxy::{ProxyError, TrustedProxy};
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsError};
 pub use worker::Worker;
 
+pub(crate) use connection::builtin_action;
 pub(crate) use state::{Shared, Shutdown, Tracker, TrackerGuard, leave_groups};
 
 use crate::routing::RoutingError;

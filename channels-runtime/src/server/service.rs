@@ -3,14 +3,15 @@
 //! upgrade ([`handshake`]). This file holds what both share: the dispatch, the request's scope, plain-text
 //! answers and the reply channel.
 
+mod checks;
 mod handshake;
 mod http;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 
@@ -20,12 +21,50 @@ use crate::message::Scope;
 
 pub(crate) type Body = Full<Bytes>;
 
-/// Answers one request.
-pub(crate) async fn handle(
+/// What the service answers with: a whole body, or one that streams (an `http.request` consumer's
+/// `http.response.start` and chunks); an error aborts the connection (a slow client's stream).
+pub(crate) type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// A whole body as a [`ResponseBody`].
+fn whole(body: Body) -> ResponseBody {
+    body.map_err(|never| match never {}).boxed_unsync()
+}
+
+/// A request body from any source (hyper's own connection, or axum's), boxed once at the entry.
+pub(crate) type RequestBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// The error of a [`RequestBody`].
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Answers one request, whatever its body type (hyper's own connection's, or axum's): the body is
+/// boxed here, once, outside the async part (a generic bound inside it trips rustc's `Send` check).
+pub(crate) fn handle<B>(
     shared: Arc<Shared>,
     client: Option<std::net::SocketAddr>,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, std::convert::Infallible> {
+    req: Request<B>,
+) -> impl Future<Output = Result<Response<ResponseBody>, std::convert::Infallible>> + Send + 'static
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let req = req.map(|body| {
+        body.map_err(|error| -> BoxError { error.into() })
+            .boxed_unsync()
+    });
+    answer(shared, client, req)
+}
+
+/// Answers one request with its body boxed.
+async fn answer(
+    shared: Arc<Shared>,
+    client: Option<std::net::SocketAddr>,
+    mut req: Request<RequestBody>,
+) -> Result<Response<ResponseBody>, std::convert::Infallible> {
+    // The client and scheme, once a trusted proxy's headers are weighed (`server::proxy`); `scope_of`
+    // reads the scheme from the request.
+    let forwarded = super::proxy::forwarded(client, req.headers(), &shared.config.trusted_proxies);
+    let client = forwarded.client;
+    req.extensions_mut().insert(forwarded);
     if is_upgrade(&req) {
         let mut response = handshake::websocket(shared, client, req).await;
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -34,7 +73,7 @@ pub(crate) async fn handle(
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        Ok(response)
+        Ok(response.map(whole))
     } else {
         Ok(http::http(shared, client, req).await)
     }
@@ -52,7 +91,7 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
 }
 
 /// The ASGI connection scope of a request.
-fn scope_of(req: &Request<Incoming>, client: Option<std::net::SocketAddr>) -> Scope {
+fn scope_of<B>(req: &Request<B>, client: Option<std::net::SocketAddr>) -> Scope {
     Scope {
         // ASGI's `path` is percent-decoded (Channels matches its routes against the decoded path);
         // `raw_path` keeps what the client sent.
@@ -63,24 +102,36 @@ fn scope_of(req: &Request<Incoming>, client: Option<std::net::SocketAddr>) -> Sc
         ),
         raw_path: Arc::from(req.uri().path()),
         query_string: Arc::from(req.uri().query().unwrap_or_default()),
-        headers: req
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: checks::scope_headers(req.headers()),
         method: req.method().as_str().to_owned(),
         client,
-        session: crate::Session::default(),
+        scheme: scheme_of(req),
+        subprotocols: checks::subprotocols(req.headers()),
+        state: req.extensions().get::<crate::message::AppState>().cloned(),
+        ..Scope::default()
+    }
+}
+
+/// ASGI's `scheme` of a request: `ws`/`wss` for an upgrade, `http`/`https` otherwise; the secure one
+/// when this server ended TLS for it, or a trusted proxy says the client used TLS.
+fn scheme_of<B>(req: &Request<B>) -> &'static str {
+    let over_tls =
+        req.extensions().get::<super::listen::Transport>() == Some(&super::listen::Transport::Tls);
+    let secure = req
+        .extensions()
+        .get::<super::proxy::Forwarded>()
+        .and_then(|forwarded| forwarded.secure)
+        .unwrap_or(over_tls);
+    match (is_upgrade(req), secure) {
+        (true, false) => "ws",
+        (true, true) => "wss",
+        (false, false) => "http",
+        (false, true) => "https",
     }
 }
 
 /// Whether the request asks to upgrade to a WebSocket (`Connection: upgrade`, `Upgrade: websocket`).
-fn is_upgrade(req: &Request<Incoming>) -> bool {
+fn is_upgrade<B>(req: &Request<B>) -> bool {
     let has_token = |name: header::HeaderName, token: &str| {
         req.headers().get_all(name).iter().any(|v| {
             v.to_str()
@@ -101,6 +152,7 @@ async fn open_reply_channel(
             Ok((inbox, reply))
         }
         Err(error) => {
+            crate::metrics::layer_error("new_channel");
             tracing::error!(%error, "could not create a reply channel");
             Err(plain(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -19,6 +19,8 @@ pub(crate) struct Shared {
     pub(crate) layer: Arc<dyn ChannelLayer>,
     pub(crate) config: ServerConfig,
     pub(crate) connections: Tracker,
+    /// WebSocket handshakes admitted under `max_connections` and not finished yet (see `limits::admit`).
+    pub(crate) handshakes: Tracker,
     /// Raised when the server shuts down: every connection then closes with 1001 (going away).
     pub(crate) shutdown: Arc<Shutdown>,
     /// The byte budget of every WebSocket reply channel, and the slow-client counters.
@@ -62,6 +64,7 @@ pub(crate) struct TrackerGuard(Tracker);
 impl Tracker {
     pub(crate) fn enter(&self) -> TrackerGuard {
         self.inner.0.fetch_add(1, Ordering::AcqRel);
+        crate::metrics::connection_opened();
         TrackerGuard(self.clone())
     }
 
@@ -78,6 +81,7 @@ impl Tracker {
 impl Drop for TrackerGuard {
     fn drop(&mut self) {
         self.0.inner.0.fetch_sub(1, Ordering::AcqRel);
+        crate::metrics::connection_closed();
         self.0.inner.1.notify_waiters();
     }
 }
@@ -86,6 +90,7 @@ impl Drop for TrackerGuard {
 pub(crate) async fn leave_groups(layer: &Arc<dyn ChannelLayer>, channel: &str, groups: &[String]) {
     for group in groups {
         if let Err(error) = layer.group_discard(group, channel).await {
+            crate::metrics::layer_error("group_discard");
             tracing::warn!(
                 error = &error as &dyn std::error::Error,
                 group,

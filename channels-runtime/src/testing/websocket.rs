@@ -48,13 +48,15 @@ pub struct WebsocketCommunicator {
 ///     m.reply_channel.send_text(origin).await
 /// });
 /// let server = TestServer::in_process(Routing::new().route(Route::to("websocket.receive", None, who))).await?;
+/// // In process, the handshake's `Host` is `localhost`: a page served from there may connect (an
+/// // origin from elsewhere needs `ServerConfig::allowed_origin`).
 /// let mut client = WebsocketCommunicator::build(&server, "/")
-///     .origin("https://example.com")
+///     .origin("http://localhost")
 ///     .cookie("sessionid", "abc")
 ///     .connect()
 ///     .await?;
 /// client.send_text("?").await?;
-/// assert_eq!(client.receive_text().await?, "https://example.com");
+/// assert_eq!(client.receive_text().await?, "http://localhost");
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -80,9 +82,20 @@ impl WebsocketRequest<'_> {
         self
     }
 
-    /// Sets the `Origin` header, as a browser does.
+    /// Sets the `Origin` header, as a browser does. The server refuses (403) an origin that is neither
+    /// the host the handshake goes to (`http://127.0.0.1:<port>` for [`TestServer::start`],
+    /// `http://localhost` in process) nor in its
+    /// [`allowed_origins`](crate::ServerConfig#structfield.allowed_origins).
     pub fn origin(self, origin: &str) -> Self {
         self.header("origin", origin)
+    }
+
+    /// Sets `Origin` to the server's own (`http://` and the `Host` the handshake is sent to), as a page
+    /// the server served sends: the origin check lets it in whatever
+    /// [`allowed_origins`](crate::ServerConfig#structfield.allowed_origins) says.
+    pub fn same_origin(self) -> Self {
+        let origin = format!("http://{}", self.dial.host());
+        self.origin(&origin)
     }
 
     /// Offers these subprotocols (`Sec-WebSocket-Protocol`); [`WebsocketCommunicator::subprotocol`] says

@@ -25,6 +25,7 @@
 
 mod channels;
 mod groups;
+mod sessions;
 
 use std::future::Future;
 use std::time::Duration;
@@ -38,6 +39,7 @@ pub use self::channels::{
     new_channel_names, receive_is_cancel_safe, send_receive_fifo,
 };
 pub use self::groups::{full_member_is_skipped, group_expiry, group_with_normal_channel, groups};
+pub use self::sessions::{session_expiry, sessions};
 
 /// A rule the layer broke, and how.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,7 +87,7 @@ impl Options {
         self
     }
 
-    /// Skips the expiry checks (message expiry, group expiry and its renewal).
+    /// Skips the expiry checks (message expiry, group expiry, session expiry and their renewal).
     #[must_use]
     pub fn without_expiry(mut self) -> Self {
         self.expiry = None;
@@ -141,6 +143,8 @@ pub async fn run_all(factory: &impl LayerFactory, options: &Options) -> Result<(
         invalid_names(factory, options).await,
         at_most_once(factory, options).await,
         receive_is_cancel_safe(factory, options).await,
+        sessions(factory, options).await,
+        session_expiry(factory, options).await,
     ];
     let violations: Vec<Violation> = outcomes.into_iter().filter_map(Result::err).collect();
     if violations.is_empty() {

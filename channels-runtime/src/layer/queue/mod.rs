@@ -172,6 +172,7 @@ impl Queue {
                 Budget::fits(held, cost, limit).then(|| held.saturating_add(cost))
             });
         if reserved.is_ok() {
+            crate::metrics::queued(cost);
             return Ok(());
         }
         match (push, budget.over) {
@@ -182,6 +183,7 @@ impl Queue {
             }
             (Push::Send, OverBudget::Drop) => {
                 Budget::count(&budget.dropped);
+                crate::metrics::slow_client_dropped();
                 tracing::debug!(
                     held = self.held.load(Ordering::Relaxed),
                     budget = budget.bytes,
@@ -210,11 +212,12 @@ impl Queue {
         if bytes == 0 {
             return;
         }
-        let _ = self
+        let before = self
             .held
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
                 Some(held.saturating_sub(bytes))
             });
+        crate::metrics::unqueued(before.map_or(0, |held| held.min(bytes)));
         if self.space_waiters.load(Ordering::Acquire) > 0 {
             self.space.notify_waiters();
         }
@@ -384,6 +387,13 @@ impl Queue {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
+    }
+}
+
+/// What a budgeted queue still holds when it is dropped leaves the process-wide count of held bytes.
+impl Drop for Queue {
+    fn drop(&mut self) {
+        crate::metrics::unqueued(*self.held.get_mut());
     }
 }
 

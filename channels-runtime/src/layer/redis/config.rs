@@ -170,6 +170,14 @@ impl RedisConfig {
         self
     }
 
+    /// Sets `limits.session_expiry`: how long a channel session lasts after its last save (its key's
+    /// TTL).
+    #[must_use]
+    pub fn session_expiry(mut self, session_expiry: Duration) -> Self {
+        self.limits.session_expiry = session_expiry;
+        self
+    }
+
     /// Adds a per-channel capacity: channels matching the glob `pattern` (`*`, `?`, `[abc]`, `[!abc]`,
     /// as Python's fnmatch) hold `capacity` messages. Patterns are tried in the order added.
     #[must_use]

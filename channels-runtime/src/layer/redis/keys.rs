@@ -4,6 +4,7 @@
 //! - A process-local channel `specific.<client>!<id>` shares its process's key `<prefix>specific.<client>!`
 //!   (the name up to and including `!`), with the full name in each message's `__asgi_channel__`.
 //! - A group is the sorted set `<prefix>:group:<name>`, member -> join time.
+//! - A channel session is the string `<prefix>:session:<reply channel>` (JSON), expiring.
 //! - A receive in progress keeps its message in `<channel key>$inflight` until it is handed over.
 //! - With several hosts, a key lives on host `crc32(name) & 0xFFF` scaled to the ring, computed on the
 //!   group name or on the non-local part of a channel name.
@@ -29,6 +30,11 @@ pub(super) fn channel_key(prefix: &str, channel: &str) -> String {
 /// The sorted set of a group's members.
 pub(super) fn group_key(prefix: &str, group: &str) -> String {
     format!("{prefix}:group:{group}")
+}
+
+/// The string that holds the channel session of `channel` (a reply channel), as JSON.
+pub(super) fn session_key(prefix: &str, channel: &str) -> String {
+    format!("{prefix}:session:{channel}")
 }
 
 /// The sorted set where a receive keeps the message it popped until it has handed it over.
@@ -71,6 +77,10 @@ mod tests {
         assert_eq!(channel_key("asgi", "specific.abc!def"), "asgispecific.abc!");
         assert_eq!(group_key("asgi", "chat"), "asgi:group:chat");
         assert_eq!(inflight_key("asgijobs"), "asgijobs$inflight");
+        assert_eq!(
+            session_key("asgi", "specific.abc!def"),
+            "asgi:session:specific.abc!def"
+        );
         assert_eq!(non_local_name("jobs"), "jobs");
         assert_eq!(non_local_name("a!b!c"), "a!");
     }

@@ -13,6 +13,7 @@ use super::config::Capacities;
 use super::groups::{Memberships, Plan};
 use super::keys::{channel_key, group_key, non_local_name};
 use super::receive::{Slot, process_loop, pull};
+use super::sessions::SharedNames;
 use super::shard::{Connector, Shard};
 use super::state::{Core, restorer};
 use super::stats::{Counters, RedisStats};
@@ -39,6 +40,8 @@ struct Inner {
     tasks: Mutex<Vec<AbortHandle>>,
     /// Keys of this process served by a receive loop, and normal channels with pullers.
     readers: Mutex<Readers>,
+    /// This process's reply channels whose names went out in a message (see `sessions`).
+    shared_names: SharedNames,
 }
 
 #[derive(Debug, Default)]
@@ -118,6 +121,7 @@ impl RedisLayer {
                 core,
                 tasks: Mutex::new(tasks),
                 readers: Mutex::default(),
+                shared_names: SharedNames::default(),
             }),
         };
         let deadline = Instant::now() + config.send_timeout;
@@ -202,6 +206,7 @@ impl ChannelLayer for RedisLayer {
         if core.is_ours(channel) {
             return core.local.send(channel, message);
         }
+        self.inner.shared_names.note(core, &message);
         let non_local = non_local_name(channel);
         let body = Codec::body(&message);
         let target = if channel.contains('!') {
@@ -276,6 +281,7 @@ impl ChannelLayer for RedisLayer {
     async fn group_send(&self, group: &str, message: LayerMessage) -> Result<(), LayerError> {
         check_group_name(group)?;
         let core = &self.inner.core;
+        self.inner.shared_names.note(core, &message);
         let members = core.members(group).await?;
         let ours = format!("{}!", core.client_prefix);
         let plan = Plan::new(&core.prefix, core.shards.len(), &ours, members);
@@ -339,5 +345,33 @@ impl ChannelLayer for RedisLayer {
 
     fn dropped(&self) -> u64 {
         self.inner.core.counters.dropped_count()
+    }
+
+    async fn session_load(
+        &self,
+        channel: &str,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, LayerError> {
+        check_channel_name(channel)?;
+        self.inner.core.session_load(channel).await
+    }
+
+    async fn session_save(
+        &self,
+        channel: &str,
+        session: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), LayerError> {
+        check_channel_name(channel)?;
+        self.inner.core.session_save(channel, session).await
+    }
+
+    fn session_may_have_changed(&self, channel: &str) -> bool {
+        let core = &self.inner.core;
+        self.inner.shared_names.may_have_changed(core, channel)
+    }
+
+    async fn session_delete(&self, channel: &str) -> Result<(), LayerError> {
+        check_channel_name(channel)?;
+        self.inner.shared_names.forget(channel);
+        self.inner.core.session_delete(channel).await
     }
 }

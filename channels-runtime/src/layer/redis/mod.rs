@@ -6,6 +6,7 @@ mod keys;
 mod layer;
 mod receive;
 mod scripts;
+mod sessions;
 mod shard;
 mod state;
 mod stats;

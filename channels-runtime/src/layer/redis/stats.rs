@@ -42,6 +42,7 @@ pub(super) struct Counters {
 impl Counters {
     pub(super) fn failed(&self) {
         self.failed_operations.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::layer_error("redis");
     }
 
     pub(super) fn reconnected(&self, restarted: bool) {
@@ -57,6 +58,7 @@ impl Counters {
 
     pub(super) fn dropped(&self, n: u64) {
         self.dropped.fetch_add(n, Ordering::Relaxed);
+        crate::metrics::layer_dropped(crate::metrics::Layer::Redis, n);
     }
 
     pub(super) fn expired(&self) {

@@ -1,10 +1,11 @@
 //! The built-in typed events a connection acts on itself, as Channels' protocol server (Daphne) does:
 //! a message `{"type": "websocket.send", "text": ..}` (or `"bytes"`), `{"type": "websocket.close",
-//! "code": .., "reason": ..}` or `{"type": "websocket.accept"}` that reaches a connection, from a group
-//! or sent to its reply channel (by a Rust consumer, or by a Django process over Redis), is written to or
-//! closes the socket; it is not dispatched to a consumer.
+//! "code": .., "reason": ..}` or `{"type": "websocket.accept", "subprotocol": .., "headers": [..]}` that
+//! reaches a connection, from a group or sent to its reply channel (by a Rust consumer, or by a Django
+//! process over Redis), is written to or closes the socket; it is not dispatched to a consumer.
 
 use bytes::Bytes;
+use hyper::header::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -14,7 +15,7 @@ use crate::layer::LayerMessage;
 #[derive(Debug, PartialEq)]
 pub(crate) enum Action {
     /// `websocket.accept`: accept the handshake (after it, nothing to do).
-    Accept,
+    Accept(Accept),
     /// `websocket.send`: this text or binary frame (a [`LayerMessage::Text`] or [`LayerMessage::Binary`]).
     Send(LayerMessage),
     /// `websocket.send` with neither `text` nor `bytes`: nothing, as Daphne.
@@ -23,6 +24,27 @@ pub(crate) enum Action {
     Close(u16, Utf8Bytes),
 }
 
+/// What a `websocket.accept` adds to the 101 response (ASGI's `subprotocol` and `headers`).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Accept {
+    /// The subprotocol chosen, to be one the client offered (`Sec-WebSocket-Protocol`).
+    pub(crate) subprotocol: Option<String>,
+    /// Extra response headers (a `Set-Cookie`, ...).
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Headers the handshake writes itself, which an accept may not set: the subprotocol goes in
+/// `subprotocol`; the others would break the upgrade.
+const HANDSHAKE_HEADERS: [&str; 7] = [
+    "sec-websocket-accept",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "upgrade",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+];
+
 /// The longest close reason a close frame carries (125 bytes of payload, 2 of them the code).
 const MAX_REASON: usize = 123;
 
@@ -30,11 +52,68 @@ const MAX_REASON: usize = 123;
 /// `Some(Err)` says why a built-in event is malformed.
 pub(crate) fn action(event: &Map<String, Value>) -> Option<Result<Action, String>> {
     match event.get("type").and_then(Value::as_str)? {
-        "websocket.accept" => Some(Ok(Action::Accept)),
+        "websocket.accept" => Some(accept(event)),
         "websocket.send" => Some(send(event)),
         "websocket.close" => Some(close(event)),
         _ => None,
     }
+}
+
+fn accept(event: &Map<String, Value>) -> Result<Action, String> {
+    let subprotocol = match event.get("subprotocol") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) if valid_token(name) => Some(name.clone()),
+        Some(other) => {
+            return Err(format!(
+                "`websocket.accept`'s `subprotocol` must be a token (letters, digits, `.`, `-`, ...), got {other}"
+            ));
+        }
+    };
+    let headers = match event.get("headers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(pairs)) => pairs.iter().map(header).collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(format!(
+                "`websocket.accept`'s `headers` must be a list of [name, value] pairs, got {other}"
+            ));
+        }
+    };
+    Ok(Action::Accept(Accept {
+        subprotocol,
+        headers,
+    }))
+}
+
+/// One `[name, value]` pair of an accept's `headers`; each side a string or bytes (a list of numbers, as
+/// ASGI's byte strings arrive from Django over Redis).
+fn header(pair: &Value) -> Result<(HeaderName, HeaderValue), String> {
+    let bad = || format!("`websocket.accept`'s `headers` must be [name, value] pairs, got {pair}");
+    let Some([name, value]) = pair.as_array().map(Vec::as_slice) else {
+        return Err(bad());
+    };
+    let bytes = |v: &Value| match v {
+        Value::String(s) => Ok(Bytes::copy_from_slice(s.as_bytes())),
+        other => binary(other).map_err(|_| bad()),
+    };
+    let name = HeaderName::from_bytes(&bytes(name)?)
+        .map_err(|_| format!("`websocket.accept`: {name} is not a header name"))?;
+    if HANDSHAKE_HEADERS.contains(&name.as_str()) {
+        return Err(format!(
+            "`websocket.accept`: the handshake sets `{name}` itself (a subprotocol goes in `subprotocol`)"
+        ));
+    }
+    // `HeaderValue` refuses control characters (but tab), so none can reach the response.
+    let value = HeaderValue::from_maybe_shared(bytes(value)?)
+        .map_err(|_| format!("`websocket.accept`: the value of `{name}` has control characters"))?;
+    Ok((name, value))
+}
+
+/// An RFC 7230 token, what a subprotocol name is (RFC 6455 4.1).
+pub(crate) fn valid_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn send(event: &Map<String, Value>) -> Result<Action, String> {
@@ -138,8 +217,45 @@ mod tests {
         );
         assert_eq!(
             of(json!({"type": "websocket.accept"})),
-            Some(Ok(Action::Accept))
+            Some(Ok(Action::Accept(Accept::default())))
         );
+    }
+
+    #[test]
+    fn accept_carries_a_subprotocol_and_headers() {
+        let Some(Ok(Action::Accept(accept))) = of(json!({
+            "type": "websocket.accept",
+            "subprotocol": "chat.v2",
+            "headers": [["set-cookie", "a=1"], [[120, 45, 98], [111, 107]]],
+        })) else {
+            panic!("not an accept")
+        };
+        assert_eq!(accept.subprotocol.as_deref(), Some("chat.v2"));
+        assert_eq!(accept.headers.len(), 2);
+        assert_eq!(accept.headers[0].0, "set-cookie");
+        assert_eq!(accept.headers[0].1, "a=1");
+        assert_eq!(accept.headers[1].0, "x-b");
+        assert_eq!(accept.headers[1].1, "ok");
+    }
+
+    #[test]
+    fn malformed_accepts_are_errors() {
+        for bad in [
+            json!({"type": "websocket.accept", "subprotocol": 5}),
+            json!({"type": "websocket.accept", "subprotocol": "two words"}),
+            json!({"type": "websocket.accept", "subprotocol": ""}),
+            json!({"type": "websocket.accept", "headers": "x"}),
+            json!({"type": "websocket.accept", "headers": [["x"]]}),
+            json!({"type": "websocket.accept", "headers": [["bad name", "v"]]}),
+            json!({"type": "websocket.accept", "headers": [["x", "a\u{1}b"]]}),
+            json!({"type": "websocket.accept", "headers": [["Sec-WebSocket-Protocol", "chat"]]}),
+            json!({"type": "websocket.accept", "headers": [["upgrade", "h2c"]]}),
+        ] {
+            assert!(
+                matches!(of(bad.clone()), Some(Err(_))),
+                "{bad} was accepted"
+            );
+        }
     }
 
     #[test]

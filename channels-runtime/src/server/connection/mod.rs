@@ -13,9 +13,10 @@
 //! how an event becomes a consumer run. `serve`: the loop that waits and the steps it takes. `write`: what
 //! consumers send, to the socket, and every way of closing. `wire`: the socket writer that shares group
 //! payloads instead of copying them. `builtin`: the typed events (`websocket.send`, ...) the connection
-//! acts on itself.
+//! acts on itself. `clock`: pings, the ping timeout and the maximum lifetime.
 
 mod builtin;
+mod clock;
 mod serve;
 mod wire;
 mod write;
@@ -39,7 +40,7 @@ use crate::layer::{ChannelLayer, Inbox, LayerMessage};
 use crate::message::{MessageBuilder, Scope, events};
 use crate::routing::{Consumer, ConsumerError, DispatchError, ErrorMode};
 
-pub(crate) use self::builtin::{Action, action as builtin_action};
+pub(crate) use self::builtin::{Accept, Action, action as builtin_action, valid_token};
 
 pub(crate) type Socket = WebSocketStream<wire::Wire>;
 
@@ -68,6 +69,7 @@ impl Endpoint {
                 invoke::log_failure(consumer.name(), events::WEBSOCKET_DISCONNECT, &failure);
             }
         }
+        crate::session::sync::forget(&self.layer, self.inbox.name(), &self.scope.session).await;
         self.leave().await;
     }
 
@@ -124,7 +126,7 @@ impl Drop for Owed {
             }
         };
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(ending)),
+            Ok(runtime) => drop(runtime.spawn(tracing::Instrument::in_current_span(ending))),
             Err(_) => tracing::warn!("runtime gone: a refused connection's disconnect is skipped"),
         }
     }
@@ -144,6 +146,8 @@ pub(crate) struct Connection {
     pub(crate) write_timeout: Duration,
     pub(crate) shutdown: Arc<super::Shutdown>,
     pub(crate) websocket: WebSocketConfig,
+    /// Pings and the maximum lifetime (see `clock`).
+    pub(crate) clock: clock::ClockConfig,
     /// Counts this connection as open until it is dropped, disconnect consumer included.
     pub(crate) tracked: super::TrackerGuard,
 }
@@ -208,6 +212,7 @@ impl Connection {
             write_timeout: shared.config.write_timeout,
             shutdown: shared.shutdown.clone(),
             websocket: shared.config.websocket_config(),
+            clock: clock::ClockConfig::of(&shared.config),
             tracked,
         }
     }

@@ -12,10 +12,13 @@ use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 
+use super::clock::{Clock, Due};
+use super::wire::Opcode;
 use super::write::Flushed;
 use super::{Close, Connection, Ended, Incoming, Running, Slow, Socket};
 use crate::layer::LayerMessage;
 use crate::server::invoke::{self, Failure};
+use crate::server::observe;
 
 /// What woke the connection.
 enum Wake {
@@ -25,6 +28,8 @@ enum Wake {
     Shutdown,
     /// The reply channel went past its byte budget (and was closed for it).
     OverBudget,
+    /// Something came due on the connection's clock: a ping to send, a peer gone quiet, its lifetime.
+    Clock(Due),
 }
 
 /// What the serve loop does next, as the step before decided.
@@ -37,6 +42,9 @@ pub(super) enum Next {
     Close(Close),
     /// The peer has gone: end with this code, nothing left to send.
     End(u16),
+    /// The server gives up on a peer that has stopped answering: drop the TCP connection without a
+    /// closing handshake (nobody would answer it), the disconnect getting this code, for this reason.
+    Drop(u16, &'static str),
 }
 
 /// The serve loop's state between two wakes. (The consumer run in progress stays in `serve`'s own
@@ -48,6 +56,8 @@ struct Serving {
     just_wrote: bool,
     /// Whether the shutdown signal has been polled once (it wakes this task from then on).
     stop_registered: bool,
+    /// Pings and the maximum lifetime, when either is on.
+    clock: Option<Clock>,
 }
 
 impl Connection {
@@ -71,6 +81,7 @@ impl Connection {
                 pending: VecDeque::new(),
                 just_wrote: false,
                 stop_registered: false,
+                clock: Clock::new(&self.clock),
             };
             let first = if shutdown.is_raised() {
                 Next::Close(Close::Send(
@@ -107,7 +118,13 @@ impl Connection {
                         self.write_batch(socket, message, &mut state.pending)
                     }
                     Wake::Finished(outcome) => finished(&mut running, outcome),
-                    Wake::Frame(frame) => received(frame, &mut state.pending),
+                    Wake::Frame(frame) => {
+                        if let Some(clock) = &mut state.clock {
+                            clock.seen();
+                        }
+                        received(frame, &mut state.pending)
+                    }
+                    Wake::Clock(due) => self.on_clock(socket, due),
                     Wake::Shutdown => Next::Close(Close::Send(
                         CloseCode::Away,
                         Utf8Bytes::from_static("server shutting down"),
@@ -135,11 +152,51 @@ impl Connection {
                 Next::Serve => None,
                 Next::Flush => match self.flush(socket).await {
                     Flushed::Done => None,
-                    Flushed::Failed => Some(Ended { code: 1006 }),
+                    Flushed::Failed => {
+                        observe::closed(1006, "write failed", observe::ClosedBy::Client);
+                        Some(Ended { code: 1006 })
+                    }
                     Flushed::Slow(slow) => Some(self.close(socket, Close::Slow(slow)).await),
                 },
                 Next::Close(close) => Some(self.close(socket, close).await),
-                Next::End(code) => Some(Ended { code }),
+                Next::End(code) => {
+                    observe::closed(code, "", observe::ClosedBy::Client);
+                    Some(Ended { code })
+                }
+                Next::Drop(code, reason) => {
+                    observe::closed(code, reason, observe::ClosedBy::Server);
+                    Some(Ended { code })
+                }
+            }
+        }
+    }
+
+    /// What the clock asks: a ping (queued on the wire, then flushed), dropping a peer that stopped
+    /// answering (no closing handshake: nobody would answer it; the disconnect gets 1006, as Daphne's
+    /// ping timeout), or closing at the end of the connection's lifetime (1001).
+    fn on_clock(&self, socket: &mut Socket, due: Due) -> Next {
+        match due {
+            Due::Ping => {
+                socket.get_mut().push(Opcode::Ping, bytes::Bytes::new(), 0);
+                Next::Flush
+            }
+            Due::Unanswered => {
+                tracing::debug!(
+                    channel = self.inbox.name(),
+                    timeout = ?self.clock.ping_timeout(),
+                    "peer did not answer a ping in time; dropping the connection"
+                );
+                Next::Drop(1006, "ping timeout")
+            }
+            Due::Lifetime => {
+                tracing::debug!(
+                    channel = self.inbox.name(),
+                    "connection reached its maximum lifetime; closing with 1001"
+                );
+                Next::Close(Close::Send(
+                    CloseCode::Away,
+                    Utf8Bytes::from_static("connection lifetime reached"),
+                ))
             }
         }
     }
@@ -197,6 +254,12 @@ impl Connection {
         {
             return Poll::Ready(Wake::Frame(frame));
         }
+        let paused = state.pending.len() >= self.max_pending;
+        if let Some(clock) = &mut state.clock
+            && let Poll::Ready(due) = clock.poll_due(cx, paused)
+        {
+            return Poll::Ready(Wake::Clock(due));
+        }
         // Registered with the first poll; after that the flag says it (cheaper than polling the
         // `Notified` each time, and a raise still wakes this task).
         if shutdown.is_raised() {
@@ -250,6 +313,9 @@ fn finished(running: &mut Option<Running>, outcome: Result<(), Failure>) -> Next
 
 /// A frame (or the end of the stream) has arrived: buffer data for dispatch, or say how to close.
 fn received(frame: Option<Result<WsMessage, WsError>>, pending: &mut VecDeque<Incoming>) -> Next {
+    if let Some(Ok(WsMessage::Text(_) | WsMessage::Binary(_))) = &frame {
+        crate::metrics::message_received();
+    }
     match frame {
         Some(Ok(WsMessage::Text(text))) => {
             pending.push_back(Incoming::Text(text));
@@ -266,7 +332,10 @@ fn received(frame: Option<Result<WsMessage, WsError>>, pending: &mut VecDeque<In
         Some(Ok(_)) => Next::Flush,
         Some(Err(error)) => match &error {
             // The peer went away without a close frame: an abnormal closure, not bad input.
-            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Next::End(1006),
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                tracing::debug!("peer closed the TCP connection without a close frame (1006)");
+                Next::End(1006)
+            }
             WsError::Capacity(_) => {
                 Next::Close(Close::BadInput(CloseCode::Size, "message too big", error))
             }

@@ -81,6 +81,8 @@ struct Head {
 pub(crate) enum Opcode {
     Text = 1,
     Binary = 2,
+    /// A keepalive ping (sent with an empty payload; see `clock`).
+    Ping = 9,
 }
 
 impl Head {
@@ -260,6 +262,9 @@ impl Wire {
 
     /// Queues a data frame; it is written at the next flush (or sooner, when tungstenite writes).
     pub(crate) fn push(&mut self, opcode: Opcode, payload: Bytes, cost: usize) {
+        if !matches!(opcode, Opcode::Ping) {
+            crate::metrics::message_sent();
+        }
         self.out.push(opcode, payload, cost);
     }
 

@@ -17,6 +17,7 @@ use super::wire::Opcode;
 use super::{Action, Close, Connection, Ended, Incoming, Slow, Socket, builtin_action};
 use crate::layer::LayerMessage;
 use crate::layer::queue::{Budget, cost_of};
+use crate::server::observe;
 
 /// How a flush ended.
 pub(super) enum Flushed {
@@ -107,6 +108,7 @@ impl Connection {
         Box::pin(async move {
             let (code, reason, wait_for_peer) = match close {
                 Close::Received(code) => {
+                    observe::closed(code, "", observe::ClosedBy::Client);
                     // tungstenite queued the close reply; flushing sends it.
                     let _ = tokio::time::timeout(self.close_timeout, socket.flush()).await;
                     return Ended { code };
@@ -122,6 +124,7 @@ impl Connection {
                     (CloseCode::Again, Utf8Bytes::from_static(reason), false)
                 }
             };
+            observe::closed(u16::from(code), &reason, observe::ClosedBy::Server);
             let closing = async {
                 let _ = socket.close(Some(CloseFrame { code, reason })).await;
                 if wait_for_peer {
@@ -147,6 +150,7 @@ impl Connection {
                     budget = queue.budget().map_or(0, |b| b.bytes),
                     "slow client: past its outbound budget; closing with 1013"
                 );
+                crate::metrics::slow_client_closed("over_budget");
                 "slow client: outbound budget exceeded"
             }
             Slow::WriteTimeout => {
@@ -159,6 +163,7 @@ impl Connection {
                     held = queue.held(),
                     "slow client: a write waited past the write timeout; closing with 1013"
                 );
+                crate::metrics::slow_client_closed("write_timeout");
                 "slow client: write timed out"
             }
         };

@@ -6,24 +6,23 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
-use hyper::{Request, Response, StatusCode, Version};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use hyper::{Request, Response, StatusCode};
 
-use super::{Body, open_reply_channel, plain, scope_of};
+use super::{Body, RequestBody, checks, open_reply_channel, plain, scope_of};
 use crate::ReplyChannel;
 use crate::layer::LayerMessage;
 use crate::layer::queue::{Queue, cost_of};
 use crate::message::{MessageBuilder, Scope, events};
 use crate::routing::{Consumer, ErrorMode};
 use crate::server::bindings::{BindError, Bindings};
-use crate::server::connection::{self, Action, Connection, Endpoint, Owed};
-use crate::server::{Shared, invoke};
+use crate::server::connection::{self, Accept, Action, Connection, Endpoint, Owed};
+use crate::server::{Shared, invoke, origin};
 
 /// What the connect consumer decided.
 enum Decision {
-    Accept,
+    /// Accept, with what the accept asked to add to the 101 (a subprotocol, headers).
+    Accept(Accept),
     Reject,
     Failed,
 }
@@ -37,10 +36,11 @@ struct Connect {
     running: Option<connection::Running>,
 }
 
-/// Answers an upgrade request: 400 for a bad handshake (an HTTP/1.0 request included), 404 when no
-/// `websocket.*` route matches, 403 when the connect consumer rejects (or a declared group name is
-/// invalid), 500 when it fails, 503 when the layer can't open a reply channel or join a group; otherwise
-/// 101, with the connection's task spawned.
+/// Answers an upgrade request: 400, 405 or 426 for a handshake RFC 6455 refuses (`checks`), 403 for an
+/// `Origin` that is not allowed (`server::origin`), 404 when no `websocket.*` route matches, 403 when the
+/// connect consumer rejects (or a declared group name is invalid), 500 when it fails or accepts with a
+/// subprotocol the client did not offer, 503 when the layer can't open a reply channel or join a group;
+/// otherwise 101, with the subprotocol and headers the accept chose, and the connection's task spawned.
 ///
 /// From the moment the connect consumer is dispatched, a disconnect is owed: a refusal (403, 500, the
 /// connect timeout) runs the disconnect consumer with code 1006 in a task of its own, as does a client
@@ -49,23 +49,24 @@ struct Connect {
 pub(super) async fn websocket(
     shared: Arc<Shared>,
     client: Option<std::net::SocketAddr>,
-    mut req: Request<Incoming>,
+    mut req: Request<RequestBody>,
 ) -> Response<Body> {
-    if req.version() < Version::HTTP_11 {
-        // RFC 6455 4.1: the handshake is an HTTP/1.1 (or later) GET. hyper can't upgrade an HTTP/1.0
-        // connection, so accepting would run the connect consumer for a socket that never opens.
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "Bad WebSocket handshake: needs HTTP/1.1 or later",
-        );
-    }
-    let Some(key) = accept_key(&req) else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "Bad WebSocket handshake: needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13",
-        );
+    // RFC 6455 4.2.1 (`checks`), then the Origin (`server::origin`): neither runs anything of the app.
+    let key = match checks::handshake(&req) {
+        Ok(key) => key,
+        Err(bad) => {
+            tracing::debug!(problem = ?bad, path = req.uri().path(), "bad WebSocket handshake refused");
+            return bad.response();
+        }
     };
-    let scope = Arc::new(scope_of(&req, client));
+    if let Some(refusal) = origin_refusal(&shared, &req) {
+        return refusal;
+    }
+    let mut scope = scope_of(&req, client);
+    if let Err((status, text)) = crate::auth::websocket(&shared.routing, &mut scope).await {
+        return plain(status, text);
+    }
+    let scope = Arc::new(scope);
     let bindings = match Bindings::resolve(&shared.routing, &scope.path) {
         Ok(bindings) => bindings,
         Err(BindError::NoRoute) => return plain(StatusCode::NOT_FOUND, "Not Found"),
@@ -82,6 +83,7 @@ pub(super) async fn websocket(
     let queue = inbox.queue().clone();
     queue.set_budget(shared.budget.clone());
     let channel = inbox.shared_name();
+    crate::server::observe::record_channel(&channel);
     let groups = bindings.groups.clone();
     let connect = bindings.connect.clone();
     let mut owed = Owed::new(Endpoint {
@@ -94,6 +96,7 @@ pub(super) async fn websocket(
     });
     for group in &groups {
         if let Err(error) = shared.layer.group_add(group, &channel).await {
+            crate::metrics::layer_error("group_add");
             tracing::error!(%error, group, "could not join declared group");
             if let Some(endpoint) = owed.take() {
                 endpoint.leave().await;
@@ -108,7 +111,7 @@ pub(super) async fn websocket(
         running,
     } = match connect {
         None => Connect {
-            decision: Decision::Accept,
+            decision: Decision::Accept(Accept::default()),
             early: Vec::new(),
             running: None,
         },
@@ -117,8 +120,8 @@ pub(super) async fn websocket(
             run_connect(&shared, &scope, &queue, &reply, consumer).await
         }
     };
-    match decision {
-        Decision::Accept => {}
+    let accept = match decision {
+        Decision::Accept(accept) => accept,
         Decision::Reject => {
             owed.end();
             return plain(StatusCode::FORBIDDEN, "Forbidden");
@@ -127,6 +130,20 @@ pub(super) async fn websocket(
             owed.end();
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
         }
+    };
+    if let Some(chosen) = &accept.subprotocol
+        && !scope.subprotocols.contains(chosen)
+    {
+        // A browser fails a connection whose server picked a subprotocol it did not offer: refuse here,
+        // where the cause can be named, rather than send a 101 the client will drop.
+        tracing::error!(
+            subprotocol = %chosen,
+            offered = ?scope.subprotocols,
+            path = %scope.path,
+            "connect consumer accepted with a subprotocol the client did not offer; refusing with 500"
+        );
+        owed.end();
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     }
 
     let Some(endpoint) = owed.take() else {
@@ -142,33 +159,64 @@ pub(super) async fn websocket(
         running = std::mem::size_of::<Option<connection::Running>>(),
         "connection task state"
     );
-    tokio::spawn(run);
-    switching_protocols(&key)
+    // In this handshake's span: the connection's events, and its consumers', carry its fields.
+    tokio::spawn(tracing::Instrument::in_current_span(run));
+    switching_protocols(&key, accept)
 }
 
-/// The `Sec-WebSocket-Accept` value for a version 13 handshake; `None` for a bad handshake.
-fn accept_key(req: &Request<Incoming>) -> Option<String> {
-    let key = req.headers().get(header::SEC_WEBSOCKET_KEY)?;
-    let version = req.headers().get(header::SEC_WEBSOCKET_VERSION)?;
-    (version == "13").then(|| derive_accept_key(key.as_bytes()))
+/// Refuses a handshake whose `Origin` is neither the host it was sent to nor allowed (403), logging the
+/// origin; see `server::origin` for the rule.
+fn origin_refusal<B>(shared: &Shared, req: &Request<B>) -> Option<Response<Body>> {
+    let headers = req.headers();
+    let origins: Vec<&[u8]> = headers
+        .get_all(header::ORIGIN)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let refused = origin::check(&origins, host, &shared.config.allowed_origins).err()?;
+    tracing::info!(
+        origin = %String::from_utf8_lossy(origins.first().copied().unwrap_or_default()),
+        host,
+        path = req.uri().path(),
+        %refused,
+        "WebSocket refused: cross-origin handshake (see ServerConfig::allowed_origins)"
+    );
+    Some(plain(
+        StatusCode::FORBIDDEN,
+        "Forbidden: origin not allowed",
+    ))
 }
 
-/// The 101 response that completes the upgrade.
-fn switching_protocols(key: &str) -> Response<Body> {
+/// The 101 response that completes the upgrade: the accept's headers, then the handshake's own (which
+/// an accept can't set: `builtin` refuses those names), and the subprotocol chosen.
+fn switching_protocols(key: &str, accept: Accept) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
+    for (name, value) in accept.headers {
+        headers.append(name, value);
+    }
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     if let Ok(value) = HeaderValue::from_str(key) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+    }
+    if let Some(value) = accept
+        .subprotocol
+        .and_then(|name| HeaderValue::from_str(&name).ok())
+    {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
     }
     response
 }
 
 /// What a message on the reply channel decides while the connect consumer runs: `accept` accepts,
 /// `reject` and `close` reject (the built-in events `websocket.accept` and `websocket.close` alike); an
-/// HTTP response decides nothing. Data (`text`, `bytes`, `websocket.send`) depends on the connect
+/// HTTP response decides nothing. A malformed `websocket.accept` (a subprotocol that is not a token,
+/// headers that are not `[name, value]` pairs or that the handshake sets itself) fails the handshake
+/// (500), as a consumer's error would: ignoring it would leave the client waiting for a decision that
+/// won't come. Data (`text`, `bytes`, `websocket.send`) depends on the connect
 /// consumer's error mode: in Channels 1.x's it accepts (and is kept in `early`, to write first); in
 /// Channels 4's it is an error, logged and dropped, as Daphne 4 raises "Socket has not been accepted,
 /// so cannot send over it", and decides nothing. Typed events are kept for the consumer, and accept
@@ -200,16 +248,22 @@ fn decide(
         return None;
     }
     let decision = match &message {
-        LayerMessage::Accept => Some(Decision::Accept),
+        LayerMessage::Accept => Some(Decision::Accept(Accept::default())),
         LayerMessage::Reject | LayerMessage::Close(_) => Some(Decision::Reject),
         // Channels 1.x: sending data before deciding accepts the connection.
         LayerMessage::Text(_) | LayerMessage::Binary(_) => {
             early.push(message);
-            return Some(Decision::Accept);
+            return Some(Decision::Accept(Accept::default()));
         }
         LayerMessage::Json(event) => match connection::builtin_action(event) {
-            Some(Ok(Action::Accept)) => Some(Decision::Accept),
+            Some(Ok(Action::Accept(accept))) => Some(Decision::Accept(accept)),
             Some(Ok(Action::Close(..))) => Some(Decision::Reject),
+            Some(Err(problem))
+                if event.get("type").and_then(|t| t.as_str()) == Some("websocket.accept") =>
+            {
+                tracing::error!(consumer = connect.name(), %problem, "malformed `websocket.accept`; refusing the handshake with 500");
+                Some(Decision::Failed)
+            }
             Some(Err(problem)) => {
                 tracing::warn!(%problem, "malformed built-in event sent to a connecting socket; ignored");
                 None
@@ -217,13 +271,13 @@ fn decide(
             // `websocket.send` (1.x mode: data, which accepts; written first).
             Some(Ok(Action::Send(_) | Action::Nothing)) => {
                 early.push(message);
-                return Some(Decision::Accept);
+                return Some(Decision::Accept(Accept::default()));
             }
             // Typed events: dispatched to the consumer once the connection is open; in 1.x's mode they
             // accept it, as data does.
             None => {
                 early.push(message);
-                return data_accepts.then_some(Decision::Accept);
+                return data_accepts.then(|| Decision::Accept(Accept::default()));
             }
         },
         LayerMessage::Http(_) => None,
@@ -285,9 +339,9 @@ async fn run_connect(
         }
     };
     let running = match (&decision, finished) {
-        (Decision::Accept, None) => Some((consumer.name(), events::WEBSOCKET_CONNECT, run)),
+        (Decision::Accept(_), None) => Some((consumer.name(), events::WEBSOCKET_CONNECT, run)),
         // It accepted, then failed: the client sees the upgrade, then close 1011.
-        (Decision::Accept, Some(Err(failure))) => Some((
+        (Decision::Accept(_), Some(Err(failure))) => Some((
             consumer.name(),
             events::WEBSOCKET_CONNECT,
             invoke::RunFuture::ended(Err(failure)),

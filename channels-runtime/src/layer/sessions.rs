@@ -1,0 +1,109 @@
+//! [`SessionTable`]: channel sessions kept in this process's memory, with expiry (the in-memory layer's,
+//! and the fallback of layers that keep none).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use super::local::lock;
+
+/// Channel sessions by reply channel name, each until it expires (`expiry` after it was last saved).
+#[derive(Debug, Default)]
+pub(crate) struct SessionTable {
+    sessions: Mutex<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    map: HashMap<String, (Map<String, Value>, Instant)>,
+    /// Sweep expired sessions when the map reaches this size (doubling: amortised).
+    sweep_at: usize,
+}
+
+impl SessionTable {
+    /// The session of `channel`, if it has one that has not expired.
+    pub(crate) fn load(&self, channel: &str) -> Option<Map<String, Value>> {
+        let now = Instant::now();
+        let mut table = lock(&self.sessions);
+        match table.map.get(channel) {
+            Some((data, expires)) if *expires > now => Some(data.clone()),
+            Some(_) => {
+                table.map.remove(channel);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Stores the session of `channel` for `expiry`; an empty one is deleted.
+    pub(crate) fn save(&self, channel: &str, data: &Map<String, Value>, expiry: Duration) {
+        let now = Instant::now();
+        let mut table = lock(&self.sessions);
+        if data.is_empty() {
+            table.map.remove(channel);
+            return;
+        }
+        if table.map.len() >= table.sweep_at {
+            table.map.retain(|_, (_, expires)| *expires > now);
+            table.sweep_at = (table.map.len() * 2).max(64);
+        }
+        table
+            .map
+            .insert(channel.to_owned(), (data.clone(), now + expiry));
+    }
+
+    /// Deletes the session of `channel`.
+    pub(crate) fn delete(&self, channel: &str) {
+        lock(&self.sessions).map.remove(channel);
+    }
+}
+
+/// The table of layers that keep no sessions themselves (the trait's default methods): sessions live in
+/// this process only, and the first use says so in the log.
+pub(crate) fn fallback(layer: &'static str) -> &'static SessionTable {
+    static TABLE: OnceLock<SessionTable> = OnceLock::new();
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            layer,
+            "this channel layer keeps no channel sessions (it does not implement session_load, \
+             session_save and session_delete): they are kept in this process's memory, so a worker in \
+             another process does not see them"
+        );
+    }
+    TABLE.get_or_init(SessionTable::default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn data() -> Map<String, Value> {
+        json!({"room": "lobby"}).as_object().unwrap().clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sessions_expire_after_their_last_save() {
+        let table = SessionTable::default();
+        table.save("specific.a!1", &data(), Duration::from_secs(10));
+        tokio::time::advance(Duration::from_secs(6)).await;
+        table.save("specific.a!1", &data(), Duration::from_secs(10));
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(table.load("specific.a!1"), Some(data()));
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(table.load("specific.a!1"), None);
+    }
+
+    #[test]
+    fn empty_save_deletes() {
+        let table = SessionTable::default();
+        table.save("c", &data(), Duration::from_secs(10));
+        table.save("c", &Map::new(), Duration::from_secs(10));
+        assert_eq!(table.load("c"), None);
+    }
+}

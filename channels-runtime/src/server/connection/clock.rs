@@ -1,0 +1,209 @@
+//! [`Clock`]: what a connection does on time rather than on input. It pings a peer that has been quiet
+//! for [`ping_interval`](crate::ServerConfig#structfield.ping_interval), gives up on one that then sends
+//! nothing for [`ping_timeout`](crate::ServerConfig#structfield.ping_timeout), and ends the connection at
+//! its [`max_lifetime`](crate::ServerConfig#structfield.max_lifetime).
+//!
+//! One timer does all three. It is not moved at every frame: a frame only notes the time (the answer to
+//! a ping moves it once, to the next ping), and when the timer fires it works out what is due and, if
+//! nothing is yet, sets itself for the next thing.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+
+use crate::ServerConfig;
+
+/// What came due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Due {
+    /// The peer has been quiet for the ping interval: send it a ping.
+    Ping,
+    /// The peer sent nothing (no pong, no frame) for the ping timeout after a ping: it is gone.
+    Unanswered,
+    /// The connection has been open for its maximum lifetime.
+    Lifetime,
+}
+
+/// A connection's keepalive and lifetime timer (see the module docs).
+pub(super) struct Clock {
+    timer: Pin<Box<Sleep>>,
+    /// Ping interval and timeout, when pings are on.
+    ping: Option<(Duration, Duration)>,
+    /// When the peer last sent a frame (or the connection opened).
+    last_seen: Instant,
+    /// When the ping still unanswered was sent.
+    ping_sent: Option<Instant>,
+    /// When the connection must end, if it has a maximum lifetime (taken once it has come).
+    ends_at: Option<Instant>,
+}
+
+impl Clock {
+    /// The clock of a connection opening now, or `None` when `config` asks for neither pings nor a
+    /// lifetime (then nothing is kept at all).
+    pub(super) fn new(config: &ClockConfig) -> Option<Clock> {
+        if config.ping_interval.is_none() && config.max_lifetime.is_none() {
+            return None;
+        }
+        let now = Instant::now();
+        let mut clock = Clock {
+            timer: Box::pin(tokio::time::sleep_until(now)),
+            ping: config
+                .ping_interval
+                .map(|interval| (interval, config.ping_timeout)),
+            last_seen: now,
+            ping_sent: None,
+            ends_at: config.max_lifetime.map(|lifetime| now + lifetime),
+        };
+        let next = clock.next();
+        clock.timer.as_mut().reset(next);
+        Some(clock)
+    }
+
+    /// The peer sent a frame: it is alive. The first frame after a ping moves the timer (from the
+    /// ping's timeout to the next ping); others only note the time.
+    pub(super) fn seen(&mut self) {
+        self.last_seen = Instant::now();
+        if self.ping_sent.take().is_some() {
+            let next = self.next();
+            self.timer.as_mut().reset(next);
+        }
+    }
+
+    /// The earliest thing that can come due.
+    fn next(&self) -> Instant {
+        let ping = self.ping.map(|(interval, timeout)| match self.ping_sent {
+            Some(sent) => sent + timeout,
+            None => self.last_seen + interval,
+        });
+        match (ping, self.ends_at) {
+            (Some(ping), Some(end)) => ping.min(end),
+            (Some(at), None) | (None, Some(at)) => at,
+            // Nothing left to wait for (the lifetime came, and there are no pings): a year.
+            (None, None) => Instant::now() + Duration::from_secs(365 * 24 * 3600),
+        }
+    }
+
+    /// Ready with what has come due. `paused` says the connection itself has stopped reading (a
+    /// consumer is behind): a peer is not taken for gone for the silence the server caused.
+    pub(super) fn poll_due(&mut self, cx: &mut Context<'_>, paused: bool) -> Poll<Due> {
+        loop {
+            futures_util::ready!(self.timer.as_mut().poll(cx));
+            let now = Instant::now();
+            if self.ends_at.is_some_and(|end| now >= end) {
+                self.ends_at = None;
+                return Poll::Ready(Due::Lifetime);
+            }
+            if let Some((interval, timeout)) = self.ping {
+                match self.ping_sent {
+                    Some(sent) if now >= sent + timeout => {
+                        if !paused {
+                            return Poll::Ready(Due::Unanswered);
+                        }
+                        self.last_seen = now;
+                        self.ping_sent = None;
+                    }
+                    None if now >= self.last_seen + interval => {
+                        self.ping_sent = Some(now);
+                        let next = self.next();
+                        self.timer.as_mut().reset(next);
+                        return Poll::Ready(Due::Ping);
+                    }
+                    _ => {}
+                }
+            }
+            let next = self.next();
+            self.timer.as_mut().reset(next);
+        }
+    }
+}
+
+/// The part of [`ServerConfig`] a [`Clock`] needs, kept by each connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClockConfig {
+    ping_interval: Option<Duration>,
+    ping_timeout: Duration,
+    max_lifetime: Option<Duration>,
+}
+
+impl ClockConfig {
+    /// How long a pinged peer has to answer.
+    pub(super) fn ping_timeout(&self) -> Duration {
+        self.ping_timeout
+    }
+
+    pub(crate) fn of(config: &ServerConfig) -> Self {
+        ClockConfig {
+            ping_interval: config.ping_interval,
+            ping_timeout: config.ping_timeout,
+            max_lifetime: config.max_lifetime,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(ping: Option<u64>, timeout: u64, lifetime: Option<u64>) -> ClockConfig {
+        ClockConfig {
+            ping_interval: ping.map(Duration::from_secs),
+            ping_timeout: Duration::from_secs(timeout),
+            max_lifetime: lifetime.map(Duration::from_secs),
+        }
+    }
+
+    /// What comes due next, and how long (on the paused clock) after `start` it came.
+    async fn next_due(clock: &mut Clock, paused: bool, start: Instant) -> (Due, u64) {
+        let due = std::future::poll_fn(|cx| clock.poll_due(cx, paused)).await;
+        (due, start.elapsed().as_secs())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_peer_is_pinged_then_given_up_on() {
+        let start = Instant::now();
+        let mut clock = Clock::new(&config(Some(20), 30, None)).expect("a clock");
+        assert_eq!(next_due(&mut clock, false, start).await, (Due::Ping, 20));
+        assert_eq!(
+            next_due(&mut clock, false, start).await,
+            (Due::Unanswered, 50)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn any_frame_answers_and_the_next_ping_follows_it() {
+        let start = Instant::now();
+        let mut clock = Clock::new(&config(Some(20), 30, None)).expect("a clock");
+        assert_eq!(next_due(&mut clock, false, start).await, (Due::Ping, 20));
+        tokio::time::advance(Duration::from_secs(5)).await;
+        clock.seen();
+        assert_eq!(next_due(&mut clock, false, start).await, (Due::Ping, 45));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_is_not_given_up_on_while_the_server_does_not_read() {
+        let start = Instant::now();
+        let mut clock = Clock::new(&config(Some(20), 30, None)).expect("a clock");
+        assert_eq!(next_due(&mut clock, true, start).await, (Due::Ping, 20));
+        // Paused at 50 s: taken as alive, pinged again 20 s later.
+        assert_eq!(next_due(&mut clock, true, start).await, (Due::Ping, 70));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_lifetime_ends_the_connection_whatever_the_pings() {
+        let start = Instant::now();
+        let mut clock = Clock::new(&config(Some(20), 30, Some(30))).expect("a clock");
+        assert_eq!(next_due(&mut clock, false, start).await, (Due::Ping, 20));
+        clock.seen();
+        assert_eq!(
+            next_due(&mut clock, false, start).await,
+            (Due::Lifetime, 30)
+        );
+    }
+
+    #[test]
+    fn no_pings_and_no_lifetime_keep_no_clock() {
+        assert!(Clock::new(&config(None, 30, None)).is_none());
+    }
+}
