@@ -6,7 +6,7 @@
 //! while it streams (channels#1747): `GET /events/` is a server-sent event stream that writes one event per
 //! message sent to group "events" (a clock ticks into it, `POST /publish/` publishes into it);
 //! `GET /poll/` is a long-poll, answered by the next message the group gets.
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use channels::prelude::*;
 use clap::Parser;
@@ -128,18 +128,15 @@ channel_routing! {
 
 /// Sends `{"type": "clock.tick", "tick": n, "at_ms": <unix ms>}` to group "events" every `interval`.
 pub async fn clock(events: Group, interval: Duration) {
-    let mut timer = tokio::time::interval(interval);
-    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for n in 0u64.. {
-        timer.tick().await;
-        let at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let tick = json!({"type": "clock.tick", "tick": n, "at_ms": at_ms});
-        if let Err(error) = events.send(tick).await {
-            tracing::warn!(%error, "tick not sent");
+    common::ticks::every(interval, |n, at_ms| {
+        let events = events.clone();
+        async move {
+            events
+                .send(json!({"type": "clock.tick", "tick": n, "at_ms": at_ms}))
+                .await
         }
-    }
+    })
+    .await
 }
 
 #[tokio::main]

@@ -4,7 +4,7 @@
 //! The answer to the seed's open problem ("only when the consumer function finished were all the messages
 //! sent"): a background task pushes to a group on a timer, and a consumer loops, sleeping between sends;
 //! every message leaves at once. No browser timer, no polling.
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use channels::prelude::*;
 use clap::Parser;
@@ -67,17 +67,11 @@ channel_routing! {
 /// Sends `{"tick": n, "at_ms": <unix ms>}` to group "ticks" every `interval`, listeners or not. This runs
 /// outside any consumer: it only needs the group (and the layer it lives on).
 pub async fn tick_forever(ticks: Group, interval: Duration) {
-    let mut timer = tokio::time::interval(interval);
-    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for n in 0u64.. {
-        timer.tick().await;
-        let at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        if let Err(error) = ticks.send_json(&json!({"tick": n, "at_ms": at_ms})).await {
-            tracing::warn!(%error, "tick not sent");
-        }
-    }
+    common::ticks::every(interval, |n, at_ms| {
+        let ticks = ticks.clone();
+        async move { ticks.send_json(&json!({"tick": n, "at_ms": at_ms})).await }
+    })
+    .await
 }
 
 #[tokio::main]

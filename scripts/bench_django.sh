@@ -35,70 +35,17 @@ IMPLS=${IMPLS:-rust django}
 QUIET=${QUIET:-30}
 OUT=${OUT:-target/bench/django-$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-if [ "${BUILD:-1}" = 1 ]; then
-    echo "== building (release) and the virtualenv"
-    cargo build --release -q -p channels-bench
-    cargo build --release -q --features redis --example chat
-fi
-bash tests/interop/setup.sh venv
-VENV=${CHANNELS_INTEROP_VENV:-target/interop-venv}
-BIN=target/release
-GEN=(taskset -c 1 "$BIN/channels-bench")
-
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    PIDS=()
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-wait_port() { # port pid log
-    for _ in $(seq 300); do
-        if ! kill -0 "$2" 2>/dev/null; then
-            echo "  server exited: $(tail -n 3 "$3")" >&2
-            return 1
-        fi
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "  nothing listens on $1 after 30 s" >&2
-    return 1
-}
-
-cpu_seconds() { # pid: user+system CPU seconds from /proc
-    awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
-}
-
-start_redis() { # log -> REDIS_PORT, REDIS_PID
-    REDIS_PORT=$(free_port)
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$1" 2>&1 &
-    REDIS_PID=$!
-    PIDS+=("$REDIS_PID")
-    wait_port "$REDIS_PORT" "$REDIS_PID" "$1"
-}
+# shellcheck source=lib/bench_common.sh
+source scripts/lib/bench_common.sh
+bench_setup chat
 
 start_server() { # impl log -> PORT, SERVER_PID, URL
     PORT=$(free_port)
-    local redis_url="redis://127.0.0.1:$REDIS_PORT/0"
+    spawn_server "$1" chat "$PORT" "$2"
     case "$1" in
-        rust)
-            RUST_LOG=warn taskset -c 0 "$BIN/examples/chat" --bind "127.0.0.1:$PORT" --redis "$redis_url" \
-                >"$2" 2>&1 &
-            URL="ws://127.0.0.1:$PORT/" ;;
-        django)
-            (cd tests/interop/django_project && CHANNELS_INTEROP_REDIS="$redis_url" PYTHONDONTWRITEBYTECODE=1 \
-                exec taskset -c 0 "../../../$VENV/bin/daphne" -b 127.0.0.1 -p "$PORT" mysite.asgi:application) \
-                >"$2" 2>&1 &
-            URL="ws://127.0.0.1:$PORT/ws/bench/" ;;
+        rust) URL="ws://127.0.0.1:$PORT/" ;;
+        django) URL="ws://127.0.0.1:$PORT/ws/bench/" ;;
     esac
-    SERVER_PID=$!
-    PIDS+=("$SERVER_PID")
-    wait_port "$PORT" "$SERVER_PID" "$2"
 }
 
 FAILED=0
@@ -106,21 +53,11 @@ run() { # impl messages rep
     local impl=$1 msgs=$2 rep=$3 log="$OUT/$1.$3"
     start_redis "$log.redis.log"
     start_server "$impl" "$log.server.log"
-    local status=0 redis_before
-    redis_before=$(cpu_seconds "$REDIS_PID")
-    "${GEN[@]}" broadcast --url "$URL" -n "$MEMBERS" -m "$msgs" --payload 64 --inflight "$INFLIGHT" \
-        --quiet "$QUIET" --timeout 150 --server-pid "$SERVER_PID" >"$log.out" 2>&1 || status=$?
-    local redis_cpu
-    redis_cpu=$(awk -v a="$redis_before" -v b="$(cpu_seconds "$REDIS_PID")" 'BEGIN {printf "%.2f", b - a}')
-    cleanup
-    grep -v '^{' "$log.out" | sed "s/^/  [$impl] /"
-    echo "  [$impl] redis-server CPU during the run: $redis_cpu s"
+    measure "$impl" "$log.out" --url "$URL" -n "$MEMBERS" -m "$msgs" --payload 64 --inflight "$INFLIGHT" \
+        --quiet "$QUIET" --timeout 150 --server-pid "$SERVER_PID"
     tail -n 1 "$log.out" >>"$OUT/$impl.jsonl"
-    echo "{\"impl\": \"$impl\", \"rep\": $rep, \"redis_cpu_s\": $redis_cpu}" >>"$OUT/redis_cpu.jsonl"
-    if [ "$status" != 0 ]; then
-        echo "  [$impl] generator exited with $status (see $log.out)"
-        FAILED=1
-    fi
+    echo "{\"impl\": \"$impl\", \"rep\": $rep, \"redis_cpu_s\": $REDIS_CPU}" >>"$OUT/redis_cpu.jsonl"
+    check_run "$impl" "$log.out"
 }
 
 for rep in $(seq "$REPS"); do

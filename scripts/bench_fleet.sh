@@ -38,73 +38,14 @@ ROOM=${ROOM:-bench}
 FLEETS=${FLEETS:-rust-rust rust-django django-django}
 OUT=${OUT:-target/bench/fleet-$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# shellcheck source=lib/bench_common.sh
+source scripts/lib/bench_common.sh
+bench_setup tutorial_chat
 
-if [ "${BUILD:-1}" = 1 ]; then
-    echo "== building (release) and the virtualenv"
-    cargo build --release -q -p channels-bench
-    cargo build --release -q --features redis --example tutorial_chat
-fi
-bash tests/interop/setup.sh venv
-VENV=${CHANNELS_INTEROP_VENV:-target/interop-venv}
-BIN=target/release
-GEN=(taskset -c 1 "$BIN/channels-bench")
-
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    PIDS=()
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-wait_port() { # port pid log
-    for _ in $(seq 300); do
-        if ! kill -0 "$2" 2>/dev/null; then
-            echo "  server exited: $(tail -n 3 "$3")" >&2
-            return 1
-        fi
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "  nothing listens on $1 after 30 s" >&2
-    return 1
-}
-
-cpu_seconds() { # pid: user+system CPU seconds from /proc
-    awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
-}
-
-start_redis() { # log -> REDIS_PORT, REDIS_PID
-    REDIS_PORT=$(free_port)
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$1" 2>&1 &
-    REDIS_PID=$!
-    PIDS+=("$REDIS_PID")
-    wait_port "$REDIS_PORT" "$REDIS_PID" "$1"
-}
-
-start_server() { # impl log -> URL, SERVER_PID (appended to URLS, SERVER_PIDS)
-    local port redis_url="redis://127.0.0.1:$REDIS_PORT/0"
+start_server() { # impl log -> SERVER_PID (appended to URLS, SERVER_PIDS)
+    local port
     port=$(free_port)
-    case "$1" in
-        django) ;;
-        rust) ;;
-        *) echo "unknown server kind $1 (rust, django)" >&2; return 1 ;;
-    esac
-    case "$1" in
-        rust)
-            RUST_LOG=warn taskset -c 0 "$BIN/examples/tutorial_chat" --bind "127.0.0.1:$port" \
-                --redis "$redis_url" >"$2" 2>&1 & ;;
-        django)
-            (cd tests/interop/django_project && CHANNELS_INTEROP_REDIS="$redis_url" PYTHONDONTWRITEBYTECODE=1 \
-                exec taskset -c 0 "../../../$VENV/bin/daphne" -b 127.0.0.1 -p "$port" mysite.asgi:application) \
-                >"$2" 2>&1 & ;;
-    esac
-    SERVER_PID=$!
-    PIDS+=("$SERVER_PID")
-    wait_port "$port" "$SERVER_PID" "$2"
+    spawn_server "$1" tutorial_chat "$port" "$2"
     URLS+=(--url "ws://127.0.0.1:$port/ws/chat/$ROOM/")
     SERVER_PIDS+=(--server-pid "$SERVER_PID")
 }
@@ -120,23 +61,14 @@ run() { # fleet messages rep
         k=$((k + 1))
         start_server "$impl" "$log.server$k.log"
     done
-    local status=0 redis_before redis_cpu
-    redis_before=$(cpu_seconds "$REDIS_PID")
-    "${GEN[@]}" broadcast --protocol tutorial "${URLS[@]}" "${SERVER_PIDS[@]}" -n "$MEMBERS" -m "$msgs" \
-        --payload 64 --inflight "$INFLIGHT" --quiet "$QUIET" --timeout 180 >"$log.out" 2>&1 || status=$?
-    redis_cpu=$(awk -v a="$redis_before" -v b="$(cpu_seconds "$REDIS_PID")" 'BEGIN {printf "%.2f", b - a}')
-    cleanup
-    grep -v '^{' "$log.out" | sed "s/^/  [$fleet] /"
-    echo "  [$fleet] redis-server CPU during the run: $redis_cpu s"
+    measure "$fleet" "$log.out" --protocol tutorial "${URLS[@]}" "${SERVER_PIDS[@]}" -n "$MEMBERS" -m "$msgs" \
+        --payload 64 --inflight "$INFLIGHT" --quiet "$QUIET" --timeout 180
     tail -n 1 "$log.out" | python3 -c '
 import json, sys
 record = json.loads(sys.stdin.read())
 record["fleet"], record["rep"], record["redis_cpu_s"] = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-print(json.dumps(record))' "$fleet" "$rep" "$redis_cpu" >>"$OUT/results.jsonl" || true
-    if [ "$status" != 0 ]; then
-        echo "  [$fleet] generator exited with $status (see $log.out)"
-        FAILED=1
-    fi
+print(json.dumps(record))' "$fleet" "$rep" "$REDIS_CPU" >>"$OUT/results.jsonl" || true
+    check_run "$fleet" "$log.out"
 }
 
 for rep in $(seq "$REPS"); do

@@ -249,17 +249,20 @@ pub fn echo_routing() -> Routing {
 
 /// The route table of `examples/chat.rs` (without its HTTP page).
 pub fn chat_routing() -> Routing {
+    group_chat_routing(Consumer::from_async("ws_message", chat_message))
+}
+
+/// Group "chat"'s route table with `on_receive` as the `websocket.receive` consumer: connecting joins
+/// the group, disconnecting leaves it. The chat and the tutorial protocol differ only in what a
+/// received frame becomes.
+fn group_chat_routing(on_receive: Consumer) -> Routing {
     Routing::new()
         .route(Route::to(
             "websocket.connect",
             None,
             Consumer::from_async("ws_add", chat_add),
         ))
-        .route(Route::to(
-            "websocket.receive",
-            None,
-            Consumer::from_async("ws_message", chat_message),
-        ))
+        .route(Route::to("websocket.receive", None, on_receive))
         .route(Route::to(
             "websocket.disconnect",
             None,
@@ -285,22 +288,10 @@ async fn tutorial_message(message: Message) -> Result<()> {
 /// reaches every member as `{"message": m}`), for `broadcast --protocol tutorial` smoke runs without
 /// the `tutorial_chat` example. Frames without `"message"` are ignored.
 pub fn tutorial_routing() -> Routing {
-    Routing::new()
-        .route(Route::to(
-            "websocket.connect",
-            None,
-            Consumer::from_async("ws_add", chat_add),
-        ))
-        .route(Route::to(
-            "websocket.receive",
-            None,
-            Consumer::from_async("ws_tutorial_message", tutorial_message),
-        ))
-        .route(Route::to(
-            "websocket.disconnect",
-            None,
-            Consumer::from_async("ws_disconnect", chat_disconnect),
-        ))
+    group_chat_routing(Consumer::from_async(
+        "ws_tutorial_message",
+        tutorial_message,
+    ))
 }
 
 /// The route table for `protocol` on the `channels` runtime.

@@ -7,6 +7,7 @@
 use clap::Parser;
 
 mod prometheus;
+pub mod ticks;
 
 use std::time::Duration;
 

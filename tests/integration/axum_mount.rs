@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -15,8 +14,8 @@ use channels::prelude::*;
 use channels::testing::WebsocketCommunicator;
 
 use crate::common::{
-    GUARD, close_code, connect, hand_off_to_upper_worker, http_get, next_text, refused_status,
-    send_text,
+    GUARD, assert_shutdown_closes_with_1001, connect, hand_off_to_upper_worker, http_get,
+    next_text, refused_status, send_text,
 };
 
 /// Serves `app` on 127.0.0.1 (with connect info) until the test's runtime ends; returns its address.
@@ -261,16 +260,7 @@ async fn shutdown_closes_the_sockets_with_1001_and_then_refuses() {
     let channels = Server::new(routing).into_axum_service().unwrap();
     let addr = serve(Router::new().fallback_service(channels.clone())).await;
     let mut ws = connect(addr, "/").await;
-    let shutdown = tokio::spawn({
-        let channels = channels.clone();
-        async move { channels.shutdown(Duration::from_secs(5)).await }
-    });
-    assert_eq!(close_code(&mut ws).await, 1001);
-    tokio::time::timeout(GUARD, shutdown)
-        .await
-        .expect("shutdown ends within its grace")
-        .expect("shutdown task");
-    assert_eq!(channels.connections(), 0);
+    assert_shutdown_closes_with_1001(&channels, &mut ws).await;
     assert_eq!(
         left.load(Ordering::SeqCst),
         1,

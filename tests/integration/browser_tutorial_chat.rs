@@ -7,56 +7,31 @@
 //! `CHANNELS_SKIP_BROWSER=1`. Screenshots of the three pages are left in the temp dir
 //! (`channels-browser-tutorial-chat-{alice,bob,carol}.png`) for a person to look at.
 
-use std::process::Command;
-
 use crate::common;
-use crate::interop_support::{ChildGuard, PROCESS_GUARD, interop_dir, ready_or_skip};
+use crate::interop_support::{browser_dir_or_skip, run_browser_script};
 use crate::tutorial_chat;
 
 #[tokio::test]
 async fn two_pages_in_a_room_chat_and_a_third_room_sees_nothing() {
-    let browser_dir = interop_dir("browser");
-    let needed = [
-        "/usr/bin/chromium".into(),
-        browser_dir.join("node_modules/playwright-core/package.json"),
-    ];
-    if !ready_or_skip("CHANNELS_SKIP_BROWSER", &needed) {
+    let Some(browser_dir) = browser_dir_or_skip() else {
         return;
-    }
-    let node_works = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    assert!(
-        node_works,
-        "`node` is not on PATH: install Node.js (and run `bash tests/interop/setup.sh`), or set \
-         CHANNELS_SKIP_BROWSER=1 to skip this test"
-    );
-
+    };
     let (server, layer) = common::start(tutorial_chat::channel_routing()).await;
     let base = format!("http://{}/", server.local_addr());
     let screenshots = std::env::temp_dir().join("channels-browser-tutorial-chat");
-    let node = ChildGuard::spawn(
-        "node-tutorial-chat",
-        Command::new("node")
-            .arg(browser_dir.join("tutorial_chat.mjs"))
-            .arg(&base)
-            .arg(&screenshots)
-            .current_dir(&browser_dir),
-    );
-    let (status, output) = node.wait(PROCESS_GUARD).await;
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the browser run failed ({status:?}):\n{output}"
-    );
     // The script's own checks held (it exits 1 otherwise); these lines say which ran.
-    for check in [
-        "ok: alice's log is exactly the lobby's three messages",
-        "ok: bob's log is exactly the lobby's three messages",
-        "ok: carol's log is exactly her own message",
-    ] {
-        assert!(output.contains(check), "missing {check:?} in:\n{output}");
-    }
+    run_browser_script(
+        &browser_dir,
+        "tutorial_chat.mjs",
+        &base,
+        &screenshots,
+        &[
+            "ok: alice's log is exactly the lobby's three messages",
+            "ok: bob's log is exactly the lobby's three messages",
+            "ok: carol's log is exactly her own message",
+        ],
+    )
+    .await;
     // The browser closed its pages' sockets: they left their rooms.
     tokio::time::timeout(common::GUARD, server.wait_for_connections(0))
         .await

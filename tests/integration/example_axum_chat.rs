@@ -2,16 +2,18 @@
 //! `axum::serve` on a free port, as its `main` serves it.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use clap::Parser;
 
 use crate::axum_chat;
-use crate::common::{GUARD, close_code, connect, http_get, next_text, send_text};
+use crate::common::{
+    GUARD, assert_shutdown_closes_with_1001, assert_two_clients_chat, connect, http_get, next_text,
+    send_text,
+};
 
 /// Serves the example's app, with the chat's table on a fresh in-memory layer; returns the address and
-/// the mounted service.
-async fn start() -> (SocketAddr, channels::axum::ChannelsService) {
+/// the mounted service. The browser test (`browser_axum_chat`) serves it the same way.
+pub(crate) async fn start() -> (SocketAddr, channels::axum::ChannelsService) {
     // The example's own options, as `main` parses them (the defaults: no `--redis`).
     let args = axum_chat::common::Args::parse_from(["axum_chat"]);
     let channels = axum_chat::chat_service(&args)
@@ -46,12 +48,7 @@ async fn two_clients_see_each_others_messages_on_any_path() {
     let (addr, channels) = start().await;
     let mut a = connect(addr, "/chat/").await;
     let mut b = connect(addr, "/elsewhere/").await;
-    send_text(&mut a, "hello world").await;
-    assert_eq!(next_text(&mut a).await, "[user] hello world");
-    assert_eq!(next_text(&mut b).await, "[user] hello world");
-    send_text(&mut b, "hi a").await;
-    assert_eq!(next_text(&mut a).await, "[user] hi a");
-    assert_eq!(next_text(&mut b).await, "[user] hi a");
+    assert_two_clients_chat(&mut a, &mut b).await;
     // Leaving takes a client out of the group.
     drop(b);
     tokio::time::timeout(GUARD, channels.wait_for_connections(1))
@@ -65,14 +62,5 @@ async fn two_clients_see_each_others_messages_on_any_path() {
 async fn shutting_down_closes_the_chats_sockets_with_1001() {
     let (addr, channels) = start().await;
     let mut a = connect(addr, "/chat/").await;
-    let stop = tokio::spawn({
-        let channels = channels.clone();
-        async move { channels.shutdown(Duration::from_secs(5)).await }
-    });
-    assert_eq!(close_code(&mut a).await, 1001);
-    tokio::time::timeout(GUARD, stop)
-        .await
-        .expect("shutdown ends")
-        .expect("shutdown task");
-    assert_eq!(channels.connections(), 0);
+    assert_shutdown_closes_with_1001(&channels, &mut a).await;
 }

@@ -11,12 +11,7 @@ async fn two_clients_each_get_every_message_sender_included() {
     let addr = server.local_addr();
     let mut a = connect(addr, "/chat/").await;
     let mut b = connect(addr, "/chat/").await;
-    send_text(&mut a, "hello world").await;
-    assert_eq!(next_text(&mut a).await, "[user] hello world");
-    assert_eq!(next_text(&mut b).await, "[user] hello world");
-    send_text(&mut b, "hi a").await;
-    assert_eq!(next_text(&mut a).await, "[user] hi a");
-    assert_eq!(next_text(&mut b).await, "[user] hi a");
+    assert_two_clients_chat(&mut a, &mut b).await;
 }
 
 #[tokio::test]

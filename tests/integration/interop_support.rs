@@ -221,3 +221,55 @@ pub async fn receive_json_slow(ws: &mut WebsocketCommunicator) -> serde_json::Va
         }
     }
 }
+
+/// `tests/interop/browser` when the browser tests can run: `/usr/bin/chromium`, playwright-core and
+/// `node` are there (after the set-up, per [`ready_or_skip`]); `None` (the test returns at once) when
+/// something is missing and `CHANNELS_SKIP_BROWSER=1`; a panic saying what to install otherwise.
+pub fn browser_dir_or_skip() -> Option<PathBuf> {
+    let browser_dir = interop_dir("browser");
+    let needed = [
+        "/usr/bin/chromium".into(),
+        browser_dir.join("node_modules/playwright-core/package.json"),
+    ];
+    if !ready_or_skip("CHANNELS_SKIP_BROWSER", &needed) {
+        return None;
+    }
+    let node_works = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    assert!(
+        node_works,
+        "`node` is not on PATH: install Node.js (and run `bash tests/interop/setup.sh`), or set \
+         CHANNELS_SKIP_BROWSER=1 to skip this test"
+    );
+    Some(browser_dir)
+}
+
+/// Runs `node <browser_dir>/<script> <base> <screenshots>` within [`PROCESS_GUARD`]; panics with its
+/// output unless it exits 0 and printed every line in `checks` (the script's own checks: it exits 1
+/// when one fails, and prints `ok: ...` for each that held).
+pub async fn run_browser_script(
+    browser_dir: &Path,
+    script: &str,
+    base: &str,
+    screenshots: &Path,
+    checks: &[&str],
+) {
+    let node = ChildGuard::spawn(
+        &format!("node-{script}"),
+        Command::new("node")
+            .arg(browser_dir.join(script))
+            .arg(base)
+            .arg(screenshots)
+            .current_dir(browser_dir),
+    );
+    let (status, output) = node.wait(PROCESS_GUARD).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the browser run failed ({status:?}):\n{output}"
+    );
+    for check in checks {
+        assert!(output.contains(check), "missing {check:?} in:\n{output}");
+    }
+}

@@ -10,11 +10,10 @@ use channels::prelude::*;
 use channels::server::TrustedProxy;
 use channels::testing::{HttpCommunicator, TestServer, WebsocketCommunicator};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use crate::common::GUARD;
+use crate::common::{GUARD, raw_exchange, raw_upgrade};
 
 /// What the consumers saw: `connect <path>`, `disconnect <path> <code>`.
 type Seen = mpsc::UnboundedReceiver<String>;
@@ -74,6 +73,16 @@ fn addr(server: &TestServer) -> SocketAddr {
     server.local_addr().expect("a socket server")
 }
 
+/// What the connect consumer reports (see `report`) for a WebSocket to `/ws/` opened with `headers`.
+async fn ws_report(server: &TestServer, headers: &[(&str, &str)]) -> Value {
+    let mut ws = WebsocketCommunicator::build(server, "/ws/");
+    for (name, value) in headers {
+        ws = ws.header(name, value);
+    }
+    let mut ws = ws.connect().await.expect("accepted");
+    ws.receive_json_from().await.expect("the report")
+}
+
 /// A handshake request with these lines in place of the usual ones (`None` leaves a line out).
 struct Handshake<'a> {
     method: &'a str,
@@ -116,16 +125,21 @@ impl Handshake<'_> {
     }
 }
 
+/// The answer to [`Handshake::good`] for `path` with one `change` made to it (see [`answer`]).
+async fn answer_to_good_but(
+    addr: SocketAddr,
+    path: &str,
+    change: impl FnOnce(&mut Handshake<'static>),
+) -> (u16, String) {
+    let mut handshake = Handshake::good(addr);
+    change(&mut handshake);
+    answer(addr, &handshake.bytes(path)).await
+}
+
 /// Sends `request` on a new connection; the answer's head (status line and headers, lower-cased).
 async fn answer(addr: SocketAddr, request: &[u8]) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(request).await.expect("write");
-    let mut raw = Vec::new();
     // A refusal closes the connection (`Connection: close`), so the whole answer is there at EOF.
-    tokio::time::timeout(GUARD, stream.read_to_end(&mut raw))
-        .await
-        .expect("an answer in time")
-        .expect("read");
+    let raw = raw_exchange(addr, request).await;
     let text = String::from_utf8_lossy(&raw).to_lowercase();
     let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
     let status = head
@@ -140,46 +154,18 @@ async fn answer(addr: SocketAddr, request: &[u8]) -> (u16, String) {
 async fn bad_handshakes_are_refused_before_any_consumer_runs() {
     let (server, mut seen) = start(ServerConfig::default()).await;
     let addr = addr(&server);
-    let good = || Handshake::good(addr);
 
-    let (status, head) = answer(
-        addr,
-        &Handshake {
-            method: "POST",
-            ..good()
-        }
-        .bytes("/post/"),
-    )
-    .await;
+    let (status, head) = answer_to_good_but(addr, "/post/", |h| h.method = "POST").await;
     assert_eq!(status, 405, "{head}");
     assert!(head.contains("\r\nallow: get"), "{head}");
 
-    let (status, _) = answer(
-        addr,
-        &Handshake {
-            version: "HTTP/1.0",
-            ..good()
-        }
-        .bytes("/old/"),
-    )
-    .await;
+    let (status, _) = answer_to_good_but(addr, "/old/", |h| h.version = "HTTP/1.0").await;
     assert_eq!(status, 400);
 
-    let (status, _) = answer(
-        addr,
-        &Handshake {
-            host: None,
-            ..good()
-        }
-        .bytes("/nohost/"),
-    )
-    .await;
+    let (status, _) = answer_to_good_but(addr, "/nohost/", |h| h.host = None).await;
     assert_eq!(status, 400);
-    let two_hosts = Handshake {
-        extra: "Host: other.example\r\n",
-        ..good()
-    };
-    let (status, _) = answer(addr, &two_hosts.bytes("/twohosts/")).await;
+    let two_hosts = |h: &mut Handshake| h.extra = "Host: other.example\r\n";
+    let (status, _) = answer_to_good_but(addr, "/twohosts/", two_hosts).await;
     assert_eq!(status, 400);
 
     for key in [
@@ -188,39 +174,20 @@ async fn bad_handshakes_are_refused_before_any_consumer_runs() {
         Some("not base64 at all!!!!!!!"),     // 24 characters, not base64
         Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"), // 21 bytes
     ] {
-        let (status, _) = answer(addr, &Handshake { key, ..good() }.bytes("/key/")).await;
+        let (status, _) = answer_to_good_but(addr, "/key/", |h| h.key = key).await;
         assert_eq!(status, 400, "key {key:?}");
     }
 
-    let (status, head) = answer(
-        addr,
-        &Handshake {
-            ws_version: Some("8"),
-            ..good()
-        }
-        .bytes("/v8/"),
-    )
-    .await;
+    let (status, head) = answer_to_good_but(addr, "/v8/", |h| h.ws_version = Some("8")).await;
     assert_eq!(status, 426, "{head}");
     assert!(head.contains("\r\nsec-websocket-version: 13"), "{head}");
-    let (status, head) = answer(
-        addr,
-        &Handshake {
-            ws_version: None,
-            ..good()
-        }
-        .bytes("/nov/"),
-    )
-    .await;
+    let (status, head) = answer_to_good_but(addr, "/nov/", |h| h.ws_version = None).await;
     assert_eq!(status, 400, "{head}");
     assert!(head.contains("\r\nsec-websocket-version: 13"), "{head}");
 
     // A control character in a header value (Daphne answers 400), on an upgrade and on plain HTTP.
-    let bell = Handshake {
-        extra: "X-Note: ring\x07ring\r\n",
-        ..good()
-    };
-    let (status, _) = answer(addr, &bell.bytes("/bell/")).await;
+    let bell = |h: &mut Handshake| h.extra = "X-Note: ring\x07ring\r\n";
+    let (status, _) = answer_to_good_but(addr, "/bell/", bell).await;
     assert_eq!(status, 400);
     for control in ["\x00", "\x01", "\x1b", "\x7f"] {
         let request = format!("GET /bell/ HTTP/1.1\r\nHost: {addr}\r\nX-Note: a{control}b\r\n\r\n");
@@ -230,31 +197,22 @@ async fn bad_handshakes_are_refused_before_any_consumer_runs() {
 
     // The good one, byte for byte the same but for the path, is accepted, and it is the first connect
     // the consumer sees.
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream
-        .write_all(&good().bytes("/good/"))
-        .await
-        .expect("write");
-    let mut head = [0u8; 12];
-    tokio::time::timeout(GUARD, stream.read_exact(&mut head))
-        .await
-        .expect("an answer in time")
-        .expect("read");
-    assert_eq!(&head, b"HTTP/1.1 101");
+    let _stream = raw_upgrade(addr, &Handshake::good(addr).bytes("/good/")).await;
     assert_eq!(next_seen(&mut seen).await, "connect /good/");
 }
 
 #[tokio::test]
 async fn header_names_with_underscores_or_dots_stay_out_of_the_scope() {
     let (server, _seen) = start(ServerConfig::default()).await;
-    let mut ws = WebsocketCommunicator::build(&server, "/ws/")
-        .header("x-token", "real")
-        .header("x_token", "forged")
-        .header("x.token", "forged")
-        .connect()
-        .await
-        .expect("accepted");
-    let seen: Value = ws.receive_json_from().await.expect("the report");
+    let seen = ws_report(
+        &server,
+        &[
+            ("x-token", "real"),
+            ("x_token", "forged"),
+            ("x.token", "forged"),
+        ],
+    )
+    .await;
     let names: Vec<&str> = seen["headers"]
         .as_array()
         .expect("headers")
@@ -281,13 +239,14 @@ async fn header_names_with_underscores_or_dots_stay_out_of_the_scope() {
 async fn forwarded_headers_count_only_from_a_trusted_proxy() {
     // Not trusted: the headers are ignored; the client is the peer.
     let (server, _seen) = start(ServerConfig::default()).await;
-    let mut ws = WebsocketCommunicator::build(&server, "/ws/")
-        .header("x-forwarded-for", "203.0.113.7")
-        .header("x-forwarded-proto", "https")
-        .connect()
-        .await
-        .expect("accepted");
-    let seen: Value = ws.receive_json_from().await.expect("the report");
+    let seen = ws_report(
+        &server,
+        &[
+            ("x-forwarded-for", "203.0.113.7"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
     assert!(
         seen["client"]
             .as_str()
@@ -302,13 +261,14 @@ async fn forwarded_headers_count_only_from_a_trusted_proxy() {
     // the proxy's scheme is the scope's.
     let proxy: TrustedProxy = "127.0.0.0/8".parse().expect("network");
     let (server, _seen) = start(ServerConfig::default().trusted_proxy(proxy)).await;
-    let mut ws = WebsocketCommunicator::build(&server, "/ws/")
-        .header("x-forwarded-for", "6.6.6.6, 203.0.113.7:5123, 127.0.0.2")
-        .header("x-forwarded-proto", "https")
-        .connect()
-        .await
-        .expect("accepted");
-    let seen: Value = ws.receive_json_from().await.expect("the report");
+    let seen = ws_report(
+        &server,
+        &[
+            ("x-forwarded-for", "6.6.6.6, 203.0.113.7:5123, 127.0.0.2"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
     assert_eq!(seen["client"], "203.0.113.7:5123");
     assert_eq!(seen["scheme"], "wss");
 
@@ -331,17 +291,7 @@ async fn an_abrupt_tcp_close_is_reported_as_1006() {
     let (server, mut seen) = start(ServerConfig::default()).await;
     let addr = addr(&server);
     for (path, how) in [("/fin/", 0), ("/rst/", 1), ("/cut/", 2)] {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
-        stream
-            .write_all(&Handshake::good(addr).bytes(path))
-            .await
-            .expect("write");
-        let mut head = [0u8; 12];
-        tokio::time::timeout(GUARD, stream.read_exact(&mut head))
-            .await
-            .expect("an answer in time")
-            .expect("read");
-        assert_eq!(&head, b"HTTP/1.1 101");
+        let mut stream = raw_upgrade(addr, &Handshake::good(addr).bytes(path)).await;
         assert_eq!(next_seen(&mut seen).await, format!("connect {path}"));
         match how {
             0 => stream.shutdown().await.expect("FIN"),

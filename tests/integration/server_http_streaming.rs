@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use channels::ServerHandle;
+use channels::layer::InMemoryLayer;
 use channels::prelude::*;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -217,14 +219,38 @@ async fn next(seen: &mut mpsc::UnboundedReceiver<String>) -> String {
         .expect("the routing lives")
 }
 
-#[tokio::test]
-async fn a_stream_takes_group_events_until_its_consumer_ends_the_body() {
+/// A server on `reporting_routing` with `config`, and a client's `/stream/` already started: read past
+/// `started;`, and the consumer's `http.request` report taken. The server, its layer, the reports to
+/// come, the stream.
+async fn a_started_stream(
+    config: ServerConfig,
+) -> (
+    ServerHandle,
+    InMemoryLayer,
+    mpsc::UnboundedReceiver<String>,
+    Stream,
+) {
     let (tx, mut seen) = mpsc::unbounded_channel();
-    let started = Arc::new(Notify::new());
-    let (server, layer) = start(reporting_routing(tx, started.clone())).await;
+    let (server, layer) = start_with(reporting_routing(tx, Arc::new(Notify::new())), config).await;
     let mut stream = Stream::get(server.local_addr(), "/stream/").await;
     stream.until("started;").await;
     assert_eq!(next(&mut seen).await, "http.request");
+    (server, layer, seen, stream)
+}
+
+/// Sends `event` to `group` on `server`'s layer.
+async fn send_to_group(server: &ServerHandle, group: &str, event: serde_json::Value) {
+    Group::new(group)
+        .unwrap()
+        .with_layer(server.layer())
+        .send(event)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_stream_takes_group_events_until_its_consumer_ends_the_body() {
+    let (server, layer, mut seen, mut stream) = a_started_stream(ServerConfig::default()).await;
     let group = Group::new("g").unwrap().with_layer(server.layer());
     group
         .send(json!({"type": "app.say", "text": "one;"}))
@@ -252,24 +278,14 @@ async fn a_stream_takes_group_events_until_its_consumer_ends_the_body() {
 
 #[tokio::test]
 async fn a_client_that_leaves_mid_stream_gets_its_consumer_disconnected_and_its_group_left() {
-    let (tx, mut seen) = mpsc::unbounded_channel();
-    let started = Arc::new(Notify::new());
-    let (server, layer) = start(reporting_routing(tx, started.clone())).await;
-    let mut stream = Stream::get(server.local_addr(), "/stream/").await;
-    stream.until("started;").await;
-    assert_eq!(next(&mut seen).await, "http.request");
+    let (server, layer, mut seen, stream) = a_started_stream(ServerConfig::default()).await;
     assert_eq!(layer.group_len("g"), 1);
     drop(stream); // the client goes away with the response still open
     assert_eq!(next(&mut seen).await, "http.disconnect");
     // The reply channel closed before `http.disconnect` ran: the group is left.
     assert_eq!(layer.group_len("g"), 0);
     // And a group event sent now reaches no one.
-    Group::new("g")
-        .unwrap()
-        .with_layer(server.layer())
-        .send(json!({"type": "app.say", "text": "late"}))
-        .await
-        .unwrap();
+    send_to_group(&server, "g", json!({"type": "app.say", "text": "late"})).await;
     assert!(seen.try_recv().is_err());
 }
 
@@ -281,12 +297,7 @@ async fn a_held_request_is_answered_by_a_group_event() {
     let mut held = Stream::get(addr, "/held/").await;
     assert_eq!(next(&mut seen).await, "held http.request");
     assert_eq!(layer.group_len("h"), 1);
-    Group::new("h")
-        .unwrap()
-        .with_layer(server.layer())
-        .send(json!({"type": "app.say", "text": "answer"}))
-        .await
-        .unwrap();
+    send_to_group(&server, "h", json!({"type": "app.say", "text": "answer"})).await;
     held.read_whole_response("answer").await;
     assert!(held.head().starts_with("http/1.1 200"), "{}", held.head());
     assert_eq!(next(&mut seen).await, "held app.say");
@@ -317,32 +328,24 @@ async fn a_held_request_that_gets_no_answer_times_out_with_503() {
 
 #[tokio::test]
 async fn a_started_stream_outlives_the_http_timeout() {
-    let (tx, mut seen) = mpsc::unbounded_channel();
     let config = ServerConfig::default().http_timeout(Duration::from_millis(1));
-    let (server, _) = start_with(reporting_routing(tx, Arc::new(Notify::new())), config).await;
-    let mut stream = Stream::get(server.local_addr(), "/stream/").await;
-    stream.until("started;").await;
-    assert_eq!(next(&mut seen).await, "http.request");
+    let (server, _, _seen, mut stream) = a_started_stream(config).await;
     // Well past the timeout (an event, not a sleep, is what the stream waits for: the timer only makes
     // sure the timeout would have fired), the stream still takes events.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    Group::new("g")
-        .unwrap()
-        .with_layer(server.layer())
-        .send(json!({"type": "app.say", "text": "still here"}))
-        .await
-        .unwrap();
+    send_to_group(
+        &server,
+        "g",
+        json!({"type": "app.say", "text": "still here"}),
+    )
+    .await;
     stream.until("still here").await;
 }
 
 #[tokio::test]
 async fn a_stream_whose_client_stops_reading_is_cut_at_the_outbound_budget() {
-    let (tx, mut seen) = mpsc::unbounded_channel();
     let config = ServerConfig::default().outbound_budget(64 * 1024);
-    let (server, layer) = start_with(reporting_routing(tx, Arc::new(Notify::new())), config).await;
-    let mut stream = Stream::get(server.local_addr(), "/stream/").await;
-    stream.until("started;").await;
-    assert_eq!(next(&mut seen).await, "http.request");
+    let (server, layer, mut seen, _stream) = a_started_stream(config).await;
     // The client reads no more. Chunks fill the socket's buffers and hyper's, then wait in the reply
     // channel, whose budget they pass: the stream is cut, as a WebSocket would be closed with 1013. The
     // loop is bounded (at most 100 MiB offered, one shared payload) and stops at the cut.
@@ -361,11 +364,7 @@ async fn a_stream_whose_client_stops_reading_is_cut_at_the_outbound_budget() {
 
 #[tokio::test]
 async fn a_server_shutdown_ends_open_streams_cleanly_and_disconnects_them() {
-    let (tx, mut seen) = mpsc::unbounded_channel();
-    let (server, _) = start(reporting_routing(tx, Arc::new(Notify::new()))).await;
-    let mut stream = Stream::get(server.local_addr(), "/stream/").await;
-    stream.until("started;").await;
-    assert_eq!(next(&mut seen).await, "http.request");
+    let (server, _, mut seen, mut stream) = a_started_stream(ServerConfig::default()).await;
     server.shutdown(Duration::from_secs(1)).await;
     // The body ends with its last chunk: the client has a whole response, not a cut one.
     stream.until("0\r\n\r\n").await;
@@ -374,17 +373,8 @@ async fn a_server_shutdown_ends_open_streams_cleanly_and_disconnects_them() {
 
 #[tokio::test]
 async fn a_consumer_that_fails_mid_stream_cuts_the_body_short() {
-    let (tx, mut seen) = mpsc::unbounded_channel();
-    let (server, _) = start(reporting_routing(tx, Arc::new(Notify::new()))).await;
-    let mut stream = Stream::get(server.local_addr(), "/stream/").await;
-    stream.until("started;").await;
-    assert_eq!(next(&mut seen).await, "http.request");
-    Group::new("g")
-        .unwrap()
-        .with_layer(server.layer())
-        .send(json!({"type": "app.fail"}))
-        .await
-        .unwrap();
+    let (server, _, mut seen, mut stream) = a_started_stream(ServerConfig::default()).await;
+    send_to_group(&server, "g", json!({"type": "app.fail"})).await;
     let first = next(&mut seen).await;
     assert_eq!(first, "app.fail");
     let second = next(&mut seen).await;

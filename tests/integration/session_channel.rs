@@ -117,6 +117,15 @@ async fn shown(ws: &mut WebsocketCommunicator) -> serde_json::Value {
     serde_json::from_str(&next_text(ws).await).expect("the session as JSON")
 }
 
+/// A client of `addr` in room "lobby" with the cookie `theme=dark`, accepted.
+async fn lobby_client(addr: std::net::SocketAddr) -> WebsocketCommunicator {
+    WebsocketCommunicator::build_to(addr, "/?room=lobby")
+        .cookie("theme", "dark")
+        .connect()
+        .await
+        .expect("accepted")
+}
+
 /// The worker round trip: it sees the room set at connect, and what it sets is seen by the connection's
 /// next consumer.
 async fn worker_round_trip(ws: &mut WebsocketCommunicator) {
@@ -133,11 +142,7 @@ async fn worker_round_trip(ws: &mut WebsocketCommunicator) {
 #[tokio::test]
 async fn a_worker_reads_and_writes_the_session_of_the_connection_it_serves() {
     let (server, layer) = start(routing()).await;
-    let mut ws = WebsocketCommunicator::build_to(server.local_addr(), "/?room=lobby")
-        .cookie("theme", "dark")
-        .connect()
-        .await
-        .expect("accepted");
+    let mut ws = lobby_client(server.local_addr()).await;
     worker_round_trip(&mut ws).await;
     // The layer holds what the consumers see, under the reply channel's name.
     send_text(&mut ws, "name").await;
@@ -228,7 +233,7 @@ mod redis {
     use channels::prelude::*;
     use channels::testing::WebsocketCommunicator;
 
-    use super::{websocket_routes, worker_round_trip, worker_routes};
+    use super::{lobby_client, websocket_routes, worker_round_trip, worker_routes};
     use crate::redis_support::{OwnRedis, process};
 
     /// Two processes on one Redis: the server's holds the connection, the worker's (a layer of its own,
@@ -249,11 +254,7 @@ mod redis {
                 .with_layer(Arc::new(worker_layer))
                 .run(),
         );
-        let mut ws = WebsocketCommunicator::build_to(server.local_addr(), "/?room=lobby")
-            .cookie("theme", "dark")
-            .connect()
-            .await
-            .expect("accepted");
+        let mut ws = lobby_client(server.local_addr()).await;
         worker_round_trip(&mut ws).await;
         // The session is a key of its own in Redis, with a TTL.
         crate::common::send_text(&mut ws, "name").await;
@@ -290,11 +291,7 @@ mod redis {
             .spawn("127.0.0.1:0")
             .await
             .expect("server starts");
-        let mut ws = WebsocketCommunicator::build_to(server.local_addr(), "/?room=lobby")
-            .cookie("theme", "dark")
-            .connect()
-            .await
-            .expect("accepted");
+        let mut ws = lobby_client(server.local_addr()).await;
         let before = gets(&redis);
         for _ in 0..5 {
             assert_eq!(

@@ -148,13 +148,7 @@ impl ChannelsService {
     /// # Cancel safety
     /// Cancel-safe.
     pub async fn wait_for_connections(&self, n: usize) {
-        loop {
-            let changed = self.shared.connections.changed();
-            if self.connections() <= n {
-                return;
-            }
-            changed.await;
-        }
+        self.shared.connections.wait_for_at_most(n).await;
     }
 
     /// Stops the workers, closes every open WebSocket with 1001 (going away), and waits up to `grace`

@@ -89,13 +89,7 @@ impl ServerHandle {
     /// # Cancel safety
     /// Cancel-safe.
     pub async fn wait_for_connections(&self, n: usize) {
-        loop {
-            let changed = self.shared.connections.changed();
-            if self.connections() <= n {
-                return;
-            }
-            changed.await;
-        }
+        self.shared.connections.wait_for_at_most(n).await;
     }
 }
 

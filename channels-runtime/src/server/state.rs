@@ -76,6 +76,17 @@ impl Tracker {
     pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
         self.inner.1.notified()
     }
+
+    /// Waits until at most `n` connections are open. Cancel-safe.
+    pub(crate) async fn wait_for_at_most(&self, n: usize) {
+        loop {
+            let changed = self.changed();
+            if self.count() <= n {
+                return;
+            }
+            changed.await;
+        }
+    }
 }
 
 impl Drop for TrackerGuard {

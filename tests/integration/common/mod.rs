@@ -101,6 +101,12 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 
 /// Sends raw bytes as an HTTP request; returns the status and body of the answer.
 pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    parse_response(&raw_exchange(addr, request).await)
+}
+
+/// Sends `request` on a new TCP connection and reads until the server closes it (within [`GUARD`]);
+/// the raw bytes of the answer.
+pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.write_all(request).await.expect("write");
@@ -109,7 +115,7 @@ pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> (u16, String) {
         .await
         .expect("response in time")
         .expect("read");
-    parse_response(&raw)
+    raw
 }
 
 fn parse_response(raw: &[u8]) -> (u16, String) {
@@ -124,4 +130,50 @@ fn parse_response(raw: &[u8]) -> (u16, String) {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// The chat examples' exchange between two clients of one group: `a` says "hello world", `b` says
+/// "hi a", and each client gets both, sender included, in order.
+pub async fn assert_two_clients_chat(a: &mut Ws, b: &mut Ws) {
+    send_text(a, "hello world").await;
+    assert_eq!(next_text(a).await, "[user] hello world");
+    assert_eq!(next_text(b).await, "[user] hello world");
+    send_text(b, "hi a").await;
+    assert_eq!(next_text(a).await, "[user] hi a");
+    assert_eq!(next_text(b).await, "[user] hi a");
+}
+
+/// Shuts `channels` down (5 s grace) while `ws` is open: `ws` is closed with 1001 ("going away"), the
+/// shutdown ends within [`GUARD`], and no connection is left.
+#[cfg(feature = "axum")]
+pub async fn assert_shutdown_closes_with_1001(
+    channels: &channels::axum::ChannelsService,
+    ws: &mut Ws,
+) {
+    let stop = tokio::spawn({
+        let channels = channels.clone();
+        async move { channels.shutdown(Duration::from_secs(5)).await }
+    });
+    assert_eq!(close_code(ws).await, 1001);
+    tokio::time::timeout(GUARD, stop)
+        .await
+        .expect("shutdown ends within its grace")
+        .expect("shutdown task");
+    assert_eq!(channels.connections(), 0);
+}
+
+/// Opens a raw TCP connection to `addr`, sends `request` (a WebSocket handshake) and asserts that the
+/// answer starts `HTTP/1.1 101`; the stream, with the first 12 bytes of the answer read, for a test
+/// that goes on below the client library (a reset, a cut frame).
+pub async fn raw_upgrade(addr: SocketAddr, request: &[u8]) -> TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut head = [0u8; 12];
+    tokio::time::timeout(GUARD, stream.read_exact(&mut head))
+        .await
+        .expect("an answer in time")
+        .expect("read");
+    assert_eq!(&head, b"HTTP/1.1 101");
+    stream
 }

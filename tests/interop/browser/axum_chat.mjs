@@ -1,4 +1,4 @@
-// The axum_chat example in a real browser: Debian's chromium, driven by playwright-core.
+// The axum_chat example in a real browser: Debian's chromium, driven by playwright-core (lib.mjs).
 //
 //   node axum_chat.mjs http://127.0.0.1:PORT/ [SCREENSHOT_PREFIX]
 //
@@ -7,43 +7,7 @@
 // person would. With a SCREENSHOT_PREFIX, each page's screenshot is written to PREFIX-<name>.png. Prints
 // one line per check; exits 0 when every check held, 1 otherwise (with the reason on stderr). Bounded:
 // each wait 10 s, the whole run 60 s. Run by tests/integration/browser_axum_chat.rs.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const [base, screenshots] = process.argv.slice(2);
-if (!base) {
-  console.error('usage: node axum_chat.mjs BASE_URL [SCREENSHOT_PREFIX]');
-  process.exit(2);
-}
-const WAIT_MS = 10_000;
-const wholeRun = setTimeout(() => {
-  console.error('browser test: gave up after 60 s');
-  process.exit(1);
-}, 60_000);
-
-const userDataDir = mkdtempSync(join(tmpdir(), 'channels-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-  viewport: { width: 900, height: 500 },
-});
-
-async function openChat(name) {
-  const page = await context.newPage();
-  page.on('console', (msg) => console.log(`[${name} console] ${msg.text()}`));
-  await page.goto(base);
-  // The page says "connected" once its WebSocket is open (and so the group "chat" joined).
-  await page.waitForFunction(
-    () => document.querySelector('#status').textContent === 'connected',
-    null, { timeout: WAIT_MS });
-  return page;
-}
+import { WAIT_MS, expect, openConnected, runInBrowser } from './lib.mjs';
 
 function lines(page) {
   return page.$$eval('#log div', (divs) => divs.map((d) => d.textContent));
@@ -55,13 +19,7 @@ async function waitForLine(page, line) {
     line, { timeout: WAIT_MS });
 }
 
-function expect(condition, what) {
-  if (!condition) throw new Error(what);
-  console.log(`ok: ${what}`);
-}
-
-let failed = false;
-try {
+await runInBrowser('axum_chat.mjs', async ({ context, base }) => {
   // axum's own handler, beside the mounted table.
   const health = await context.newPage();
   const response = await health.goto(new URL('/health', base).href);
@@ -69,8 +27,9 @@ try {
     '/health answers 200 ok');
   await health.close();
 
-  const alice = await openChat('alice');
-  const bob = await openChat('bob');
+  // The page says "connected" once its WebSocket is open (and so the group "chat" joined).
+  const alice = await openConnected(context, 'alice', base, '#status');
+  const bob = await openConnected(context, 'bob', base, '#status');
   console.log('two pages connected');
 
   // Alice types and clicks Send.
@@ -87,25 +46,12 @@ try {
   await waitForLine(alice, '[user] from bob');
   await waitForLine(bob, '[user] from bob');
 
-  for (const [name, page] of [['alice', alice], ['bob', bob]]) {
+  const pages = [['alice', alice], ['bob', bob]];
+  for (const [name, page] of pages) {
     const log = await lines(page);
     const chat = log.filter((l) => l === '[user] from alice' || l === '[user] from bob');
     expect(JSON.stringify(chat) === JSON.stringify(['[user] from alice', '[user] from bob']),
       `${name} saw alice's message, then bob's, once each`);
   }
-
-  if (screenshots) {
-    for (const [name, page] of [['alice', alice], ['bob', bob]]) {
-      await page.screenshot({ path: `${screenshots}-${name}.png` });
-    }
-    console.log(`screenshots: ${screenshots}-{alice,bob}.png`);
-  }
-} catch (error) {
-  failed = true;
-  console.error(`browser test failed: ${error.message}`);
-} finally {
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
-  clearTimeout(wholeRun);
-}
-process.exit(failed ? 1 : 0);
+  return pages;
+});

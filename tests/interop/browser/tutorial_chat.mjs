@@ -1,4 +1,4 @@
-// The tutorial_chat example in a real browser: Debian's chromium, driven by playwright-core.
+// The tutorial_chat example in a real browser: Debian's chromium, driven by playwright-core (lib.mjs).
 //
 //   node tutorial_chat.mjs http://127.0.0.1:PORT/ [SCREENSHOT_PREFIX]
 //
@@ -7,43 +7,7 @@
 // SCREENSHOT_PREFIX, each page's screenshot is written to PREFIX-<name>.png. Prints one line per step;
 // exits 0 when every check held, 1 otherwise (with the reason on stderr). Bounded: each wait 10 s, the
 // whole run 60 s. Run by tests/integration/browser_tutorial_chat.rs.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const [base, screenshots] = process.argv.slice(2);
-if (!base) {
-  console.error('usage: node tutorial_chat.mjs BASE_URL [SCREENSHOT_PREFIX]');
-  process.exit(2);
-}
-const WAIT_MS = 10_000;
-const wholeRun = setTimeout(() => {
-  console.error('browser test: gave up after 60 s');
-  process.exit(1);
-}, 60_000);
-
-const userDataDir = mkdtempSync(join(tmpdir(), 'channels-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-  viewport: { width: 900, height: 500 },
-});
-
-async function openRoom(room) {
-  const page = await context.newPage();
-  page.on('console', (msg) => console.log(`[${room} console] ${msg.text()}`));
-  await page.goto(new URL(`/chat/${room}/`, base).href);
-  // The page says "connected" once its WebSocket is open (and so the room's group joined).
-  await page.waitForFunction(
-    () => document.querySelector('#chat-status').textContent === 'connected',
-    null, { timeout: WAIT_MS });
-  return page;
-}
+import { WAIT_MS, expect, openConnected, runInBrowser } from './lib.mjs';
 
 function log(page) {
   return page.$eval('#chat-log', (el) => el.value);
@@ -55,13 +19,10 @@ async function waitForLine(page, line) {
     line, { timeout: WAIT_MS });
 }
 
-function expect(condition, what) {
-  if (!condition) throw new Error(what);
-  console.log(`ok: ${what}`);
-}
-
-let failed = false;
-try {
+await runInBrowser('tutorial_chat.mjs', async ({ context, base }) => {
+  // The page says "connected" once its WebSocket is open (and so the room's group joined).
+  const openRoom = (room) =>
+    openConnected(context, room, new URL(`/chat/${room}/`, base).href, '#chat-status');
   const alice = await openRoom('lobby');
   const bob = await openRoom('lobby');
   const carol = await openRoom('kitchen');
@@ -98,18 +59,5 @@ try {
   expect(await log(bob) === expected, `bob's log is exactly the lobby's three messages`);
   expect(await log(carol) === 'kitchen only\n', `carol's log is exactly her own message`);
 
-  if (screenshots) {
-    for (const [name, page] of [['alice', alice], ['bob', bob], ['carol', carol]]) {
-      await page.screenshot({ path: `${screenshots}-${name}.png` });
-    }
-    console.log(`screenshots: ${screenshots}-{alice,bob,carol}.png`);
-  }
-} catch (error) {
-  failed = true;
-  console.error(`browser test failed: ${error.message}`);
-} finally {
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
-  clearTimeout(wholeRun);
-}
-process.exit(failed ? 1 : 0);
+  return [['alice', alice], ['bob', bob], ['carol', carol]];
+});

@@ -47,46 +47,20 @@ impl HttpSessionStore for SignedCookieSessions {
     }
 }
 
-#[async_trait::async_trait]
-impl HttpSessionStore for CacheSessions {
-    async fn load(&self, session_key: &str) -> Loaded {
-        Ok(CacheSessions::load(self, session_key).await?)
-    }
+/// The stores that read Redis or PostgreSQL: their own `load`, with its error as a `SessionStoreError`.
+macro_rules! async_store {
+    ($($store:ty),+) => {$(
+        #[async_trait::async_trait]
+        impl HttpSessionStore for $store {
+            async fn load(&self, session_key: &str) -> Loaded {
+                Ok(<$store>::load(self, session_key).await?)
+            }
 
-    fn cookie_name(&self) -> &str {
-        &self.cookie_name
-    }
+            fn cookie_name(&self) -> &str {
+                &self.cookie_name
+            }
+        }
+    )+};
 }
 
-#[async_trait::async_trait]
-impl HttpSessionStore for CachedDbSessions {
-    async fn load(&self, session_key: &str) -> Loaded {
-        Ok(CachedDbSessions::load(self, session_key).await?)
-    }
-
-    fn cookie_name(&self) -> &str {
-        &self.cookie_name
-    }
-}
-
-#[async_trait::async_trait]
-impl HttpSessionStore for DbSessions {
-    async fn load(&self, session_key: &str) -> Loaded {
-        Ok(DbSessions::load(self, session_key).await?)
-    }
-
-    fn cookie_name(&self) -> &str {
-        &self.cookie_name
-    }
-}
-
-#[async_trait::async_trait]
-impl HttpSessionStore for DjangoSessions {
-    async fn load(&self, session_key: &str) -> Loaded {
-        Ok(DjangoSessions::load(self, session_key).await?)
-    }
-
-    fn cookie_name(&self) -> &str {
-        &self.cookie_name
-    }
-}
+async_store!(CacheSessions, CachedDbSessions, DbSessions, DjangoSessions);

@@ -197,11 +197,11 @@ pub(super) async fn arrives(
     }
 }
 
-pub(super) fn expect(
+pub(super) fn expect<T: PartialEq + std::fmt::Debug + ?Sized>(
     rule: &'static str,
     what: &str,
-    got: &LayerMessage,
-    want: &LayerMessage,
+    got: &T,
+    want: &T,
 ) -> Result<(), Violation> {
     if got == want {
         Ok(())

@@ -35,14 +35,7 @@ fn expect_session(
     got: Option<Map<String, Value>>,
     want: Option<Map<String, Value>>,
 ) -> Result<(), Violation> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(violation(
-            rule,
-            format!("{what}: got {got:?}, expected {want:?}"),
-        ))
-    }
+    super::expect(rule, what, &got, &want)
 }
 
 /// A channel session is kept under its channel's name: none at first, what was saved after, replaced by
