@@ -57,14 +57,22 @@ pub struct Scope {
     pub subprotocols: Vec<String>,
     /// The connection's session (Channels' `channel_session`).
     pub session: crate::Session,
-    /// The user a middleware attached, if any.
-    pub(crate) user: UserSlot,
-    /// The web session a middleware found by the session cookie.
-    pub(crate) http_session: Option<crate::session::HttpSession>,
+    /// What middleware or an embedding app attached (user, web session, app state): boxed together, as
+    /// most connections carry none of it and every idle connection keeps its scope.
+    pub(crate) attached: Option<Box<Attached>>,
     /// The `Cookie` header(s), parsed on first use.
     pub(crate) cookies: OnceLock<Vec<(String, String)>>,
     /// The query string, parsed on first use.
     pub(crate) query: OnceLock<Vec<(String, String)>>,
+}
+
+/// The scope's rarely-set fields, in one allocation made only when one of them is set.
+#[derive(Debug, Default)]
+pub(crate) struct Attached {
+    /// The user a middleware attached, if any.
+    pub(crate) user: UserSlot,
+    /// The web session a middleware found by the session cookie.
+    pub(crate) http_session: Option<crate::session::HttpSession>,
     /// The embedding application's state (an axum app's), read with [`Message::state`].
     pub(crate) state: Option<AppState>,
 }
@@ -98,32 +106,55 @@ impl std::fmt::Debug for UserSlot {
 }
 
 impl Scope {
+    /// The attached fields, created on first write.
+    fn attached_mut(&mut self) -> &mut Attached {
+        self.attached.get_or_insert_with(Box::default)
+    }
+
+    /// The embedding application's state, if any (see [`Message::state`]).
+    pub(crate) fn app_state(&self) -> Option<&AppState> {
+        self.attached.as_ref()?.state.as_ref()
+    }
+
+    /// Sets the embedding application's state.
+    pub(crate) fn set_app_state(&mut self, state: Option<AppState>) {
+        if state.is_some() {
+            self.attached_mut().state = state;
+        }
+    }
+
     /// Attaches `user` to the connection (Channels' `scope["user"]`), replacing any user attached
     /// before: a middleware calls it, and every consumer of the connection reads it with
     /// [`Message::user`].
     pub fn set_user<U: Send + Sync + 'static>(&mut self, user: U) {
-        self.user = UserSlot(Some((Arc::new(user), std::any::type_name::<U>())));
+        self.attached_mut().user = UserSlot(Some((Arc::new(user), std::any::type_name::<U>())));
     }
 
     /// The user attached by a middleware, if there is one and it is a `U`.
     pub fn user<U: 'static>(&self) -> Option<&U> {
-        self.user.0.as_ref()?.0.downcast_ref::<U>()
+        self.attached
+            .as_ref()?
+            .user
+            .0
+            .as_ref()?
+            .0
+            .downcast_ref::<U>()
     }
 
     /// Whether a user (of any type) is attached.
     pub fn has_user(&self) -> bool {
-        self.user.0.is_some()
+        self.attached.as_ref().is_some_and(|a| a.user.0.is_some())
     }
 
     /// Puts the web session found by the handshake's session cookie on the connection (Channels'
     /// `scope["session"]`): [`HttpSessionMiddleware`](crate::auth::HttpSessionMiddleware) calls it.
     pub fn set_http_session(&mut self, session: crate::session::HttpSession) {
-        self.http_session = Some(session);
+        self.attached_mut().http_session = Some(session);
     }
 
     /// The web session, if a middleware found one.
     pub fn http_session(&self) -> Option<&crate::session::HttpSession> {
-        self.http_session.as_ref()
+        self.attached.as_ref()?.http_session.as_ref()
     }
 
     /// The request's cookies, in order (Channels' `scope["cookies"]`): every `Cookie` header, joined as
@@ -562,7 +593,7 @@ impl Message {
     /// assert!(Message::from_text("hi").state::<AppState>().is_none());
     /// ```
     pub fn state<S: Send + Sync + 'static>(&self) -> Option<&S> {
-        self.content.scope.state.as_ref()?.0.downcast_ref::<S>()
+        self.content.scope.app_state()?.0.downcast_ref::<S>()
     }
 
     /// A `websocket.receive` text message with no connection behind it, for unit tests of consumers.

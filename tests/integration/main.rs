@@ -68,6 +68,7 @@ mod example_tutorial_chat;
 mod fuzz_regressions;
 mod harness_communicators;
 mod interop_django;
+mod interop_fernet;
 mod interop_support;
 mod json_consumers;
 mod layer_conformance;

@@ -47,7 +47,9 @@ mod redis;
 mod sessions;
 
 #[cfg(feature = "redis")]
-pub use self::redis::{RedisConfig, RedisHost, RedisLayer, RedisLayerError, RedisStats};
+pub use self::redis::{
+    EncryptionKeys, RedisConfig, RedisHost, RedisLayer, RedisLayerError, RedisStats,
+};
 /// The attribute that `impl ChannelLayer for ..` blocks need (the trait's methods are async): the same
 /// `async-trait` the trait was declared with, so a layer crate doesn't depend on it separately.
 pub use async_trait::async_trait;

@@ -92,7 +92,7 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
 
 /// The ASGI connection scope of a request.
 fn scope_of<B>(req: &Request<B>, client: Option<std::net::SocketAddr>) -> Scope {
-    Scope {
+    let mut scope = Scope {
         // ASGI's `path` is percent-decoded (Channels matches its routes against the decoded path);
         // `raw_path` keeps what the client sent.
         path: Arc::from(
@@ -107,9 +107,10 @@ fn scope_of<B>(req: &Request<B>, client: Option<std::net::SocketAddr>) -> Scope 
         client,
         scheme: scheme_of(req),
         subprotocols: checks::subprotocols(req.headers()),
-        state: req.extensions().get::<crate::message::AppState>().cloned(),
         ..Scope::default()
-    }
+    };
+    scope.set_app_state(req.extensions().get::<crate::message::AppState>().cloned());
+    scope
 }
 
 /// ASGI's `scheme` of a request: `ws`/`wss` for an upgrade, `http`/`https` otherwise; the secure one

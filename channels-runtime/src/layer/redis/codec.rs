@@ -11,6 +11,7 @@ use rmp::encode::ByteBuf;
 use rmpv::Value as Msgpack;
 use serde_json::{Map, Number, Value};
 
+use super::crypt::Crypter;
 use crate::HttpResponse;
 use crate::layer::LayerMessage;
 
@@ -34,6 +35,10 @@ pub(crate) enum CodecError {
     /// Valid msgpack, but not a dict with string keys (what Channels sends).
     #[error("not a Channels message: {0}")]
     Shape(&'static str),
+    /// With `symmetric_encryption_keys`: no key opens it (another key, tampered, older than expiry
+    /// plus 10 s, or not encrypted).
+    #[error("message could not be decrypted with any of the symmetric_encryption_keys")]
+    Decrypt,
 }
 
 /// Where a message on a Redis key is going: nowhere named (a normal channel's own key), one
@@ -78,13 +83,22 @@ pub(super) struct Body {
 #[derive(Debug, Clone)]
 pub(super) struct Codec {
     random_prefix_length: usize,
+    crypter: Option<Crypter>,
 }
 
 impl Codec {
     pub(super) fn new(random_prefix_length: usize) -> Self {
         Codec {
             random_prefix_length,
+            crypter: None,
         }
+    }
+
+    /// Encrypts and decrypts with these keys (channels_redis's `symmetric_encryption_keys`); no keys,
+    /// no encryption. `expiry_secs`: the layer's expiry, which bounds a token's age.
+    pub(super) fn with_keys(mut self, keys: &[String], expiry_secs: u64) -> Self {
+        self.crypter = Crypter::new(keys, expiry_secs);
+        self
     }
 
     /// Encodes the parts of `message` that every destination shares.
@@ -119,7 +133,10 @@ impl Codec {
                 }
             }
         }
-        let dict = dict.into_vec();
+        let mut dict = dict.into_vec();
+        if let Some(crypter) = &self.crypter {
+            dict = crypter.encrypt(&dict);
+        }
         let mut out = Vec::with_capacity(self.random_prefix_length + dict.len());
         out.resize(self.random_prefix_length, 0);
         rand::Rng::fill(&mut rand::rng(), &mut out[..]);
@@ -134,6 +151,14 @@ impl Codec {
         let payload = stored
             .get(self.random_prefix_length..)
             .ok_or(CodecError::Truncated(self.random_prefix_length))?;
+        let plain;
+        let payload = match &self.crypter {
+            Some(crypter) => {
+                plain = crypter.decrypt(payload).ok_or(CodecError::Decrypt)?;
+                plain.as_slice()
+            }
+            None => payload,
+        };
         let mut reader = payload;
         let value = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_DEPTH)
             .map_err(|e| CodecError::Msgpack(e.to_string()))?;

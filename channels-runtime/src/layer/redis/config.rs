@@ -101,6 +101,33 @@ pub struct RedisConfig {
     /// refuses a send that reaches it after this deadline, so a send reported as failed is never
     /// delivered later. Default 5 s. (Not a channels_redis option.)
     pub send_timeout: Duration,
+    /// channels_redis's `symmetric_encryption_keys`: when set, every message is encrypted with
+    /// Fernet under the first key and read with any of them. Set with
+    /// [`RedisConfig::symmetric_encryption_keys`]; never printed by `Debug`. Default none.
+    pub symmetric_encryption_keys: EncryptionKeys,
+}
+
+/// The secrets of [`RedisConfig::symmetric_encryption_keys`]: kept out of `Debug` output (and so out of
+/// logs).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct EncryptionKeys(pub(super) Vec<String>);
+
+impl EncryptionKeys {
+    /// How many keys there are (0: messages travel unencrypted).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none (messages travel unencrypted).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for EncryptionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EncryptionKeys({} redacted)", self.0.len())
+    }
 }
 
 impl Default for RedisConfig {
@@ -112,6 +139,7 @@ impl Default for RedisConfig {
             channel_capacity: Vec::new(),
             random_prefix_length: 12,
             send_timeout: Duration::from_secs(5),
+            symmetric_encryption_keys: EncryptionKeys::default(),
         }
     }
 }
@@ -190,6 +218,25 @@ impl RedisConfig {
     #[must_use]
     pub fn random_prefix_length(mut self, length: usize) -> Self {
         self.random_prefix_length = length;
+        self
+    }
+
+    /// Encrypts messages as channels_redis's `symmetric_encryption_keys` does: Fernet with a key
+    /// derived from each string (`urlsafe_b64encode(sha256(key))`), sending with the first and
+    /// reading with any, so keys can be rotated by putting the new one first. Every process of the
+    /// fleet needs the same list. A message no key opens is dropped, logged and counted in
+    /// [`RedisStats::undecryptable`](crate::layer::RedisStats::undecryptable).
+    ///
+    /// ```
+    /// use channels_runtime::layer::RedisConfig;
+    /// // "CONFIG": {"hosts": [...], "symmetric_encryption_keys": [SECRET_KEY]}
+    /// let config = RedisConfig::new("redis://127.0.0.1:6379/0")
+    ///     .symmetric_encryption_keys(vec!["new secret".into(), "old secret".into()]);
+    /// assert_eq!(config.symmetric_encryption_keys.len(), 2);
+    /// ```
+    #[must_use]
+    pub fn symmetric_encryption_keys(mut self, keys: Vec<String>) -> Self {
+        self.symmetric_encryption_keys = EncryptionKeys(keys);
         self
     }
 

@@ -97,6 +97,11 @@ impl RedisLayer {
             shards.push(shard);
             supervisors.push(supervisor);
         }
+        let codec = Codec::new(config.random_prefix_length).with_keys(
+            &config.symmetric_encryption_keys.0,
+            // Whole seconds, rounded up, as Redis keeps the expiry.
+            config.limits.expiry.as_secs() + u64::from(config.limits.expiry.subsec_nanos() > 0),
+        );
         let core = Arc::new(Core {
             local: LocalRegistry::new(client_prefix.clone(), config.limits.clone()),
             prefix: config.prefix,
@@ -104,7 +109,7 @@ impl RedisLayer {
             limits: config.limits,
             capacities,
             send_timeout: config.send_timeout,
-            codec: Codec::new(config.random_prefix_length),
+            codec,
             shards,
             counters,
             memberships: Memberships::default(),

@@ -1,6 +1,7 @@
 #![doc = include_str!("GUIDE.md")]
 mod codec;
 mod config;
+mod crypt;
 mod groups;
 mod keys;
 mod layer;
@@ -11,7 +12,7 @@ mod shard;
 mod state;
 mod stats;
 
-pub use config::{RedisConfig, RedisHost};
+pub use config::{EncryptionKeys, RedisConfig, RedisHost};
 pub use layer::RedisLayer;
 pub use shard::RedisLayerError;
 pub use stats::RedisStats;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::codec::{Channels, Codec};
+use super::codec::{Channels, Codec, CodecError};
 use super::config::Capacities;
 use super::groups::Memberships;
 use super::keys::{consistent_hash, group_key, non_local_name};
@@ -99,7 +99,7 @@ impl Core {
         let decoded = match self.codec.decode(member, true) {
             Ok(decoded) => decoded,
             Err(error) => {
-                tracing::warn!(%error, "undecodable message dropped");
+                self.note_undecodable(&error);
                 return;
             }
         };
@@ -168,10 +168,18 @@ impl Core {
         match self.codec.decode(member, false) {
             Ok(decoded) => decoded.messages.into_iter().next(),
             Err(error) => {
-                tracing::warn!(%error, "undecodable message dropped");
+                self.note_undecodable(&error);
                 None
             }
         }
+    }
+
+    /// Logs (and, for one no key opens, counts) a message read from Redis that is dropped.
+    fn note_undecodable(&self, error: &CodecError) {
+        if matches!(error, CodecError::Decrypt) {
+            self.counters.undecryptable();
+        }
+        tracing::warn!(%error, "undecodable message dropped");
     }
 
     pub(super) fn failed(&self, error: LayerError) -> LayerError {

@@ -26,6 +26,9 @@ pub struct RedisStats {
     pub expired: u64,
     /// Messages for process-local channels of this process that had already closed.
     pub undeliverable: u64,
+    /// Messages no key of [`RedisConfig::symmetric_encryption_keys`](super::RedisConfig::symmetric_encryption_keys)
+    /// could decrypt (another fleet's key, tampered, or unencrypted), dropped.
+    pub undecryptable: u64,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +40,7 @@ pub(super) struct Counters {
     dropped: AtomicU64,
     expired: AtomicU64,
     undeliverable: AtomicU64,
+    undecryptable: AtomicU64,
 }
 
 impl Counters {
@@ -69,6 +73,10 @@ impl Counters {
         self.undeliverable.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(super) fn undecryptable(&self) {
+        self.undecryptable.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(super) fn dropped_count(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
@@ -83,6 +91,7 @@ impl Counters {
             dropped: get(&self.dropped),
             expired: get(&self.expired),
             undeliverable: get(&self.undeliverable),
+            undecryptable: get(&self.undecryptable),
         }
     }
 }
