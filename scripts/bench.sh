@@ -8,6 +8,9 @@
 #   IMPLS="floor ours" scripts/bench.sh  # leave Bun out (it is installed from npm on first use)
 #   OURS=bench scripts/bench.sh # "ours" = channels-ours (same consumers, knobs exposed) instead of the examples
 #   OUT=DIR scripts/bench.sh    # where logs and results.json go (default target/bench/<timestamp>)
+#   IMPLS="floor ours bun before" BEFORE_BIN=DIR scripts/bench.sh
+#                               # also "before": the examples built from an earlier commit, kept in DIR
+#                               # (default target/bench/before-bin: echo and chat), for before/after
 #
 # Every run is bounded: each generator call has --timeout, every server is killed when its scenario ends.
 set -euo pipefail
@@ -71,6 +74,7 @@ server_cmd() { # impl protocol port
                 echo "$BIN/examples/$protocol --bind 127.0.0.1:$port"
             fi ;;
         bun) echo "$BUN channels-bench/peers/bun-server.js --protocol $protocol --bind 127.0.0.1:$port" ;;
+        before) echo "${BEFORE_BIN:-target/bench/before-bin}/$protocol --bind 127.0.0.1:$port" ;;
     esac
 }
 
@@ -135,14 +139,18 @@ for rep in $(seq "$REPS"); do
         run broadcast "$impl" chat broadcast -n "$BCAST_MEMBERS" -m "$BCAST_MSGS" --payload 64 \
             --inflight "$BCAST_INFLIGHT" --timeout 90
     done
-done
-# Paced (open loop): the sender sends at a fixed rate whatever the members do, as a chat's users do. Members
-# read as fast as they can; what a server loses here it loses in normal use.
-for rate in 500 1000; do
-    echo "== paced: $rate msgs/s to $BCAST_MEMBERS members for ${PACED_MSGS_PER_S} s"
+    # Paced (open loop): the sender sends at a fixed rate whatever the members do, as a chat's users do.
+    # Members read as fast as they can; what a server loses here it loses in normal use.
+    for rate in 500 1000; do
+        echo "== paced: $rate msgs/s to $BCAST_MEMBERS members for ${PACED_MSGS_PER_S} s (rep $rep/$REPS)"
+        for impl in $IMPLS; do
+            run "paced$rate" "$impl" chat broadcast -n "$BCAST_MEMBERS" -m $((rate * PACED_MSGS_PER_S)) \
+                --payload 64 --rate "$rate" --allow-loss --quiet 3 --timeout 120
+        done
+    done
+    echo "== conns: $CONNS connections, one message each (rep $rep/$REPS)"
     for impl in $IMPLS; do
-        run "paced$rate" "$impl" chat broadcast -n "$BCAST_MEMBERS" -m $((rate * PACED_MSGS_PER_S)) \
-            --payload 64 --rate "$rate" --allow-loss --quiet 3 --timeout 120
+        run conns "$impl" echo conns -c "$CONNS" --hold 1 --timeout 120 --parallel-connects 128
     done
 done
 echo "== burst: 5000 msgs at once to 50 members"
@@ -150,13 +158,10 @@ for impl in $IMPLS; do
     run burst5000 "$impl" chat broadcast -n 50 -m 5000 --payload 64 --unbounded --allow-loss \
         --quiet 3 --timeout 90
 done
-echo "== conns: $CONNS connections, one message each"
-for impl in $IMPLS; do
-    run conns "$impl" echo conns -c "$CONNS" --hold 1 --timeout 120 --parallel-connects 128
-done
 echo "== conns: $CONNS connections, one message each, 4 KiB read buffer (ours = channels-ours)"
 SERVER_EXTRA="--read-buffer 4096"
 for impl in floor ours; do
+    [[ " $IMPLS " == *" $impl "* ]] || continue
     run conns4k "$impl" echo conns -c "$CONNS" --hold 1 --timeout 120 --parallel-connects 128
 done
 SERVER_EXTRA=
@@ -218,20 +223,28 @@ rows = [
     ("burst 5,000 to 50: lost", "burst5000", ("lost",)),
     ("burst 5,000 to 50: receivers with every message", "burst5000", ("receivers_complete",)),
     ("RSS per connection at 10,000 conns (bytes)", "conns", ("rss_per_connection_bytes",)),
+    ("connections opened per second, 10,000 (generator-bound)", "conns", ("connects_per_s",)),
+    ("server CPU per connection opened (µs)", "conns", ("server_cpu_us_per_connect",)),
     ("  same, 4 KiB read buffer (bytes)", "conns4k", ("rss_per_connection_bytes",)),
     ("burst 1,000 to 1,000: deliveries (of 1,001,000)", "burst", ("deliveries",)),
     ("burst 1,000 to 1,000: receivers with every message", "burst", ("receivers_complete",)),
 ]
 results = {}
 print()
-print(f"{'metric':52} {'floor':>10} {'ours':>10} {'bun':>10} {'ours/floor':>10} {'ours/bun':>9}")
+before = any(load(name, "before") for _, name, _ in rows)
+print(f"{'metric':52} {'floor':>10} {'ours':>10} {'bun':>10} {'ours/floor':>10} {'ours/bun':>9}" + (f" {'before':>10} {'ours/before':>11}" if before else ""))
 fmt = lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) and v < 100 else f"{v:.0f}")
 r3 = lambda v: "-" if v is None else f"{v:.3f}"
 for label, name, keys in rows:
     f, o, b = (median(name, impl, *keys) for impl in ("floor", "ours", "bun"))
     pf, pb = paired(name, "floor", *keys), paired(name, "bun", *keys)
-    print(f"{label:52} {fmt(f):>10} {fmt(o):>10} {fmt(b):>10} {r3(pf):>10} {r3(pb):>9}")
+    line = f"{label:52} {fmt(f):>10} {fmt(o):>10} {fmt(b):>10} {r3(pf):>10} {r3(pb):>9}"
     results[f"{name}: {label.strip()}"] = {"floor": f, "ours": o, "bun": b, "ours_over_floor_paired": pf, "ours_over_bun_paired": pb}
+    if before:
+        w, pw = median(name, "before", *keys), paired(name, "before", *keys)
+        line += f" {fmt(w):>10} {r3(pw):>11}"
+        results[f"{name}: {label.strip()}"].update({"before": w, "ours_over_before_paired": pw})
+    print(line)
 (out / "results.json").write_text(json.dumps(results, indent=2))
 print(f"\nlogs and results.json in {out}")
 PY

@@ -5,13 +5,15 @@
 #
 #   scripts/bench_django.sh                 # 3 repetitions (about 4 minutes after the build)
 #   REPS=1 scripts/bench_django.sh          # one repetition
-#   IMPLS=django scripts/bench_django.sh    # one side only (rust, django)
+#   IMPLS=django scripts/bench_django.sh    # some sides only (rust, memory, django)
 #   OUT=DIR scripts/bench_django.sh         # logs and results (default target/bench/django-<timestamp>)
 #   BUILD=0 scripts/bench_django.sh         # use the release binaries already built
 #
 # Both sides speak the generator's protocol, the seed's Group chat (each text T reaches every member,
 # the sender included, as "[user] T"), through the layer:
 # - rust:   examples/chat.rs with --redis (RedisLayer, channels_redis's defaults and wire format);
+# - memory: the same examples/chat binary without --redis (InMemoryLayer), same generator command:
+#           the reference for what the Redis layer adds per delivery (rust/memory);
 # - django: Daphne serving tests/interop/django_project, its Channels 4 consumer at /ws/bench/
 #           (chat/bench.py: `groups = ["chat"]`, group_send of {"type": "chat.message", ...}),
 #           CHANNEL_LAYERS the default RedisChannelLayer.
@@ -29,7 +31,7 @@ MEMBERS=${MEMBERS:-1000}
 RUST_MSGS=${RUST_MSGS:-1000}
 DJANGO_MSGS=${DJANGO_MSGS:-100}   # Daphne is one Python process: fewer messages keep a run near a minute
 INFLIGHT=${INFLIGHT:-32}
-IMPLS=${IMPLS:-rust django}
+IMPLS=${IMPLS:-rust memory django}
 # Seconds deliveries may pause before a run counts as stalled. Daphne drains the generator's probe
 # backlog (each probe goes to every member) slowly enough to pause past the generator's default 3 s.
 QUIET=${QUIET:-30}
@@ -41,9 +43,17 @@ bench_setup chat
 
 start_server() { # impl log -> PORT, SERVER_PID, URL
     PORT=$(free_port)
-    spawn_server "$1" chat "$PORT" "$2"
+    if [ "$1" = memory ]; then
+        # The Rust example on its in-memory layer (its redis-server from `start_redis` stays idle).
+        RUST_LOG=warn taskset -c 0 "$BIN/examples/chat" --bind "127.0.0.1:$PORT" >"$2" 2>&1 &
+        SERVER_PID=$!
+        PIDS+=("$SERVER_PID")
+        wait_port "$PORT" "$SERVER_PID" "$2"
+    else
+        spawn_server "$1" chat "$PORT" "$2"
+    fi
     case "$1" in
-        rust) URL="ws://127.0.0.1:$PORT/" ;;
+        rust | memory) URL="ws://127.0.0.1:$PORT/" ;;
         django) URL="ws://127.0.0.1:$PORT/ws/bench/" ;;
     esac
 }
@@ -65,6 +75,7 @@ for rep in $(seq "$REPS"); do
     for impl in $IMPLS; do
         case "$impl" in
             rust) run rust "$RUST_MSGS" "$rep" ;;
+            memory) run memory "$RUST_MSGS" "$rep" ;;
             django) run django "$DJANGO_MSGS" "$rep" ;;
         esac
     done
@@ -94,21 +105,22 @@ def pick(record, path):
             return None
         record = record[key]
     return record
-data = {impl: load(impl) for impl in ("rust", "django")}
-print(f"{'':34} {'rust':>12} {'django':>12}  rust/django")
+impls = ("rust", "memory", "django")
+data = {impl: load(impl) for impl in impls}
+print(f"{'':34} {'rust':>12} {'memory':>12} {'django':>12}  rust/memory  rust/django")
 for label, path in rows:
     values = {}
     for impl, records in data.items():
         xs = [v for v in (pick(r, path) for r in records) if isinstance(v, (int, float))]
         values[impl] = statistics.median(xs) if xs else None
-    r, d = values["rust"], values["django"]
-    ratio = f"{r / d:.2f}" if r is not None and d else "-"
+    r, m, d = values["rust"], values["memory"], values["django"]
+    ratio = lambda a, b: f"{a / b:.2f}" if a is not None and b else "-"
     fmt = lambda v: "-" if v is None else f"{v:,.1f}"
-    print(f"{label:34} {fmt(r):>12} {fmt(d):>12}  {ratio}")
+    print(f"{label:34} {fmt(r):>12} {fmt(m):>12} {fmt(d):>12}  {ratio(r, m):>11}  {ratio(r, d):>11}")
 try:
     with open(f"{out}/redis_cpu.jsonl") as f:
         cpu = [json.loads(line) for line in f if line.strip()]
-    for impl in ("rust", "django"):
+    for impl in ("rust", "django"):  # the memory runs' redis-server is idle
         xs = [c["redis_cpu_s"] for c in cpu if c["impl"] == impl]
         if xs:
             print(f"{'redis-server CPU per run (s) ' + impl:34} {statistics.median(xs):>12.2f}")

@@ -88,16 +88,29 @@ pub async fn connect(
             .connect(target.addr)
             .await
             .map_err(|e| format!("connect {}: {e}", target.addr))?;
-        let _ = stream.set_nodelay(true);
-        let (ws, _) = tokio_tungstenite::client_async_with_config(
-            target.url.as_str(),
-            stream,
-            Some(client_config()),
-        )
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-        Ok(ws)
+        upgrade(target, stream).await
     };
+    within(timeout, attempt).await
+}
+
+/// The WebSocket handshake over a connected `stream` (with `TCP_NODELAY`, as every scenario's clients).
+pub async fn upgrade(target: &Target, stream: tokio::net::TcpStream) -> Result<Ws, String> {
+    let _ = stream.set_nodelay(true);
+    let (ws, _) = tokio_tungstenite::client_async_with_config(
+        target.url.as_str(),
+        stream,
+        Some(client_config()),
+    )
+    .await
+    .map_err(|e| format!("handshake: {e}"))?;
+    Ok(ws)
+}
+
+/// `attempt`, or an error saying it did not connect within `timeout`.
+pub async fn within(
+    timeout: Duration,
+    attempt: impl Future<Output = Result<Ws, String>>,
+) -> Result<Ws, String> {
     match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result,
         Err(_) => Err(format!("connect timed out after {timeout:?}")),

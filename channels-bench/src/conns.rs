@@ -69,6 +69,9 @@ pub async fn run(options: &ConnsOptions, server: Option<ServerProc>) -> Report {
         return report;
     };
     let connect_s = start.elapsed().as_secs_f64();
+    // The server's CPU for the opening alone (TCP accept, HTTP upgrade, connect consumer), before any
+    // message: what a connection costs to open, beside the rate the generator saw.
+    let opened = server.as_ref().map(ServerProc::sample);
     let mut exchanged = 0usize;
     if options.exchange {
         for (i, ws) in conns.iter_mut().enumerate() {
@@ -101,6 +104,7 @@ pub async fn run(options: &ConnsOptions, server: Option<ServerProc>) -> Report {
         "connections": conns.len(),
         "exchanged": exchanged,
         "connect_s": round3(connect_s),
+        "connects_per_s": round1(conns.len() as f64 / connect_s.max(1e-9)),
         "sources": options.connections.div_ceil(options.per_source.max(1)),
         "errors": report.error_count,
     });
@@ -120,6 +124,14 @@ pub async fn run(options: &ConnsOptions, server: Option<ServerProc>) -> Report {
         summary["rss_after_bytes"] = json!(after.rss_bytes);
         summary["rss_per_connection_bytes"] = json!(round1(per));
         summary["server_cpu_s"] = json!(round3(after.cpu_since(&before)));
+        if let Some(opened) = opened {
+            let per_open = opened.sched_since(&before) / n * 1e6;
+            report.lines.push(format!(
+                "conns: server CPU per connection opened {per_open:.1} µs (schedstat), {:.0} connections/s",
+                conns.len() as f64 / connect_s.max(1e-9)
+            ));
+            summary["server_cpu_us_per_connect"] = json!(round3(per_open));
+        }
     }
     drop(conns);
     if let Some(s) = server {

@@ -6,6 +6,8 @@
 //! channels-bench broadcast --url ws://127.0.0.1:8001/ --members 1000 --messages 5000 --rate 1000
 //! channels-bench broadcast --url ws://127.0.0.1:8001/ --members 1000 --messages 2000 --unbounded --allow-loss
 //! channels-bench conns     --url ws://127.0.0.1:8000/ --connections 10000 --server-pid PID
+//! channels-bench hold      --url ws://127.0.0.1:8001/ --url ws://127.0.0.1:8002/ -c 16000 --source 127.0.0.2 --dir D --name h1
+//! channels-bench send      --url ws://127.0.0.1:8001/ --dir D --holders 6
 //! channels-bench churn     --url ws://127.0.0.1:8001/ --cycles 20000 --concurrency 50 --server-pid PID --metrics-url http://127.0.0.1:9001/metrics
 //! ```
 //!
@@ -120,6 +122,43 @@ enum Scenario {
         /// Connections per source address 127.0.0.x.
         #[arg(long, default_value_t = channels_bench::client::CONNS_PER_SOURCE)]
         per_source: usize,
+    },
+    /// One holder of a fleet broadcast: C connections round-robin over the URLs, then the broadcast's
+    /// arrival times (coordinates through files in --dir; see `channels_bench::fleet`).
+    Hold {
+        #[command(flatten)]
+        common: Common,
+        /// Connections to hold.
+        #[arg(long, short = 'c', default_value_t = 1_000)]
+        connections: usize,
+        /// Connection i goes to URL (i + offset) % urls.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// Source address of every connection (127.0.0.x), each bound to a port of its own from 1,024 up
+        /// (cheap, where letting the kernel pick a port for a bound address slows down past ~10,000).
+        #[arg(long)]
+        source: Option<std::net::IpAddr>,
+        /// The directory the fleet's processes coordinate through.
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// This holder's name (its files in --dir).
+        #[arg(long)]
+        name: String,
+    },
+    /// The sender of a fleet broadcast: probes until every holder is ready, then one timestamped text.
+    Send {
+        #[command(flatten)]
+        common: Common,
+        /// The directory the fleet's processes coordinate through.
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// Holders to wait for.
+        #[arg(long)]
+        holders: usize,
+        /// Least seconds between two probes while some holder isn't ready (the next also waits for the
+        /// sender's own copy of the last).
+        #[arg(long, default_value_t = 1.0)]
+        probe_interval: f64,
     },
     /// Connect / send / close cycles (mostly abrupt: no close frame), C at a time; then the server's open
     /// fds, threads, RSS (from /proc, needs --server-pid) and exported gauges, before and after.
@@ -270,6 +309,41 @@ async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
                 ..ConnsOptions::default()
             };
             (channels_bench::conns::run(&options, server).await, false)
+        }
+        Scenario::Hold {
+            common,
+            connections,
+            offset,
+            source,
+            dir,
+            name,
+        } => {
+            let options = channels_bench::fleet::HoldOptions {
+                urls: common.urls,
+                connections,
+                offset,
+                source,
+                parallel_connects: common.parallel_connects,
+                dir,
+                name,
+                timeout: Duration::from_secs(common.timeout),
+            };
+            (channels_bench::fleet::hold(&options).await, false)
+        }
+        Scenario::Send {
+            common,
+            dir,
+            holders,
+            probe_interval,
+        } => {
+            let options = channels_bench::fleet::SendOptions {
+                url: common.url()?,
+                dir,
+                holders,
+                probe_interval: Duration::from_secs_f64(probe_interval.clamp(0.05, 60.0)),
+                timeout: Duration::from_secs(common.timeout),
+            };
+            (channels_bench::fleet::send(&options).await, false)
         }
         Scenario::Churn {
             common,

@@ -9,6 +9,7 @@
 //! bind a layer explicitly (`Group::with_layer(server.layer())`), which never depends on what else runs in
 //! the process.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -16,8 +17,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::Error;
 use crate::layer::ChannelLayer;
 
-tokio::task_local! {
-    static CURRENT: Arc<dyn ChannelLayer>;
+std::thread_local! {
+    /// The layer of the consumer being polled on this thread, lent by its run for the poll (see
+    /// [`sync_scope`]): moved in and back out, so a poll costs no reference count.
+    static CURRENT: Cell<Option<Arc<dyn ChannelLayer>>> = const { Cell::new(None) };
 }
 
 static DEFAULT: OnceLock<Arc<dyn ChannelLayer>> = OnceLock::new();
@@ -49,7 +52,16 @@ pub fn set_default_layer(layer: Arc<dyn ChannelLayer>) -> bool {
 /// The layer that unbound groups and channels use here (see the module docs): the running consumer's,
 /// else the process default; [`Error::NoLayer`] when there is neither.
 pub fn current_layer() -> Result<Arc<dyn ChannelLayer>, Error> {
-    if let Ok(layer) = CURRENT.try_with(Arc::clone) {
+    let polled = CURRENT
+        .try_with(|current| {
+            let layer = current.take();
+            let copy = layer.clone();
+            current.set(layer);
+            copy
+        })
+        .ok()
+        .flatten();
+    if let Some(layer) = polled {
         return Ok(layer);
     }
     if let Some(layer) = SYNC_CONSUMER.with(|c| c.borrow().as_ref().map(|(_, l)| l.clone())) {
@@ -58,15 +70,40 @@ pub fn current_layer() -> Result<Arc<dyn ChannelLayer>, Error> {
     DEFAULT.get().cloned().ok_or(Error::NoLayer)
 }
 
-/// Runs `f` (one poll of a consumer) with `layer` as the current layer.
-pub(crate) fn sync_scope<R>(layer: Arc<dyn ChannelLayer>, f: impl FnOnce() -> R) -> R {
-    CURRENT.sync_scope(layer, f)
+/// Runs `f` (one poll of a consumer) with `layer` as the current layer: the layer is moved into this
+/// thread's slot for the call and back into `layer` after it (also when `f` panics), and whatever was
+/// current before (an enclosing consumer's poll) is current again.
+pub(crate) fn sync_scope<R>(layer: &mut Option<Arc<dyn ChannelLayer>>, f: impl FnOnce() -> R) -> R {
+    /// Gives the layer back to its run, and the slot to the enclosing poll, when the poll ends.
+    struct Lent<'a> {
+        owner: &'a mut Option<Arc<dyn ChannelLayer>>,
+        enclosing: Option<Arc<dyn ChannelLayer>>,
+    }
+    impl Drop for Lent<'_> {
+        fn drop(&mut self) {
+            let enclosing = self.enclosing.take();
+            // `try_with`: the slot is gone only while this thread exits, and then nothing polls.
+            if let Ok(ours) = CURRENT.try_with(|current| current.replace(enclosing)) {
+                *self.owner = ours;
+            }
+        }
+    }
+    let Ok(enclosing) = CURRENT.try_with(|current| current.replace(layer.take())) else {
+        return f();
+    };
+    let _lent = Lent {
+        owner: layer,
+        enclosing,
+    };
+    f()
 }
 
 /// Runs `future` with `layer` as the current layer throughout (tests; consumers are scoped per poll).
 #[cfg(test)]
 pub(crate) async fn scope<F: Future>(layer: Arc<dyn ChannelLayer>, future: F) -> F::Output {
-    CURRENT.scope(layer, future).await
+    let mut layer = Some(layer);
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(move |cx| sync_scope(&mut layer, || future.as_mut().poll(cx))).await
 }
 
 /// Runs a sync consumer body on this (blocking) thread with the layer and runtime it may block on.
@@ -139,6 +176,39 @@ impl Drop for RuntimeRegistration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn same(a: &Arc<dyn ChannelLayer>, b: &Arc<dyn ChannelLayer>) -> bool {
+        Arc::ptr_eq(a, b)
+    }
+
+    #[test]
+    fn a_lent_layer_is_current_during_the_call_and_returned_after_it_even_on_panic() {
+        let outer: Arc<dyn ChannelLayer> = Arc::new(crate::layer::InMemoryLayer::new());
+        let inner: Arc<dyn ChannelLayer> = Arc::new(crate::layer::InMemoryLayer::new());
+        let (mut outer_slot, mut inner_slot) = (Some(outer.clone()), Some(inner.clone()));
+        sync_scope(&mut outer_slot, || {
+            assert!(same(&current_layer().unwrap(), &outer));
+            sync_scope(&mut inner_slot, || {
+                assert!(same(&current_layer().unwrap(), &inner));
+            });
+            // The enclosing poll's layer is current again, and the nested run has its layer back.
+            assert!(same(&current_layer().unwrap(), &outer));
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                sync_scope(&mut inner_slot, || panic!("consumer panicked on purpose"))
+            }));
+            assert!(panicked.is_err());
+            assert!(same(&current_layer().unwrap(), &outer));
+        });
+        assert!(same(outer_slot.as_ref().unwrap(), &outer));
+        assert!(same(inner_slot.as_ref().unwrap(), &inner));
+        // Nothing is current any more (no default layer is set in this crate's unit tests).
+        assert!(CURRENT.with(|current| {
+            let layer = current.take();
+            let none = layer.is_none();
+            current.set(layer);
+            none
+        }));
+    }
 
     #[test]
     fn blocking_calls_use_the_newest_runtime_still_running() {

@@ -86,7 +86,7 @@ impl Target {
             Kind::Group => Destination::Group(self.name.clone(), layer),
             Kind::Channel => Destination::Channel(self.name.clone(), layer),
         };
-        outbound::send(&destination, message).await
+        outbound::send(Some(&destination), message).await
     }
 
     /// The bound layer, or the current one.

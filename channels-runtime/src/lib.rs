@@ -29,7 +29,7 @@ pub use context::{current_layer, set_default_layer};
 pub use error::{Error, Result};
 pub use group::{Channel, Group};
 pub use http::{HttpResponse, http_events};
-pub use message::{Content, KeyError, Message, Scope, events};
+pub use message::{Content, Headers, HeadersIter, KeyError, Message, Scope, events};
 pub use reply::ReplyChannel;
 #[cfg(feature = "axum")]
 pub use server::axum;

@@ -1,6 +1,7 @@
 //! [`Message`]: what a consumer receives, with ASGI's keys.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::ops::Index;
 use std::sync::{Arc, OnceLock};
 
@@ -24,7 +25,7 @@ pub use channels_names::events;
 /// ```
 /// use channels_runtime::Scope;
 /// let mut scope = Scope::default();
-/// scope.headers.push(("cookie".into(), "sessionid=abc; theme=dark".into()));
+/// scope.headers.push("cookie", "sessionid=abc; theme=dark");
 /// scope.query_string = "token=s3cret&x=1".into();
 /// assert_eq!(scope.cookie("sessionid"), Some("abc"));
 /// assert_eq!(scope.query("token"), Some("s3cret"));
@@ -41,10 +42,12 @@ pub struct Scope {
     pub raw_path: Arc<str>,
     /// The raw query string, without `?`.
     pub query_string: Arc<str>,
-    /// Request headers, lower-cased names, in order.
-    pub headers: Vec<(String, String)>,
-    /// The HTTP method (`GET` for WebSockets).
-    pub method: String,
+    /// Request headers, lower-cased names, in order: [`header`](Self::header) finds one,
+    /// [`Headers::iter`] reads them all.
+    pub headers: Headers,
+    /// The HTTP method (`GET` for WebSockets). The standard methods are static strings: an idle
+    /// connection's scope holds no allocation for it.
+    pub method: Cow<'static, str>,
     /// The client's address, when known: the TCP peer, or the address a trusted proxy forwarded (see
     /// [`ServerConfig::trusted_proxies`](crate::ServerConfig)).
     pub client: Option<std::net::SocketAddr>,
@@ -60,10 +63,18 @@ pub struct Scope {
     /// What middleware or an embedding app attached (user, web session, app state): boxed together, as
     /// most connections carry none of it and every idle connection keeps its scope.
     pub(crate) attached: Option<Box<Attached>>,
+    /// The cookies and the query string, parsed on first use: boxed together, made on the first read.
+    pub(crate) parsed: OnceLock<Box<Parsed>>,
+}
+
+/// What a [`Scope`] parses on first use: one allocation, made only for a connection whose consumers read
+/// its cookies or query parameters (most idle connections never do).
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
     /// The `Cookie` header(s), parsed on first use.
-    pub(crate) cookies: OnceLock<Vec<(String, String)>>,
+    cookies: OnceLock<Vec<(String, String)>>,
     /// The query string, parsed on first use.
-    pub(crate) query: OnceLock<Vec<(String, String)>>,
+    query: OnceLock<Vec<(String, String)>>,
 }
 
 /// The scope's rarely-set fields, in one allocation made only when one of them is set.
@@ -106,6 +117,11 @@ impl std::fmt::Debug for UserSlot {
 }
 
 impl Scope {
+    /// The first value of request header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
     /// The attached fields, created on first write.
     fn attached_mut(&mut self) -> &mut Attached {
         self.attached.get_or_insert_with(Box::default)
@@ -160,14 +176,9 @@ impl Scope {
     /// The request's cookies, in order (Channels' `scope["cookies"]`): every `Cookie` header, joined as
     /// RFC 6265 reads them. Parsed on first use.
     pub fn cookies(&self) -> &[(String, String)] {
-        self.cookies.get_or_init(|| {
-            crate::session::parse_cookies(
-                self.headers
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-                    .map(|(_, v)| v.as_str()),
-            )
-        })
+        self.parsed()
+            .cookies
+            .get_or_init(|| crate::session::parse_cookies(self.headers.get_all("cookie")))
     }
 
     /// The value of cookie `name`; the last one when the request sent the name twice, as Django's
@@ -182,8 +193,13 @@ impl Scope {
 
     /// The query string's `name=value` pairs, decoded (`+` and `%xx`), in order. Parsed on first use.
     pub fn query_pairs(&self) -> &[(String, String)] {
-        self.query
+        self.parsed()
+            .query
             .get_or_init(|| crate::session::parse_query(&self.query_string))
+    }
+
+    fn parsed(&self) -> &Parsed {
+        self.parsed.get_or_init(Box::default)
     }
 
     /// The first value of query parameter `name` (`?token=..`), decoded.
@@ -192,6 +208,160 @@ impl Scope {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A request's headers as a [`Scope`] keeps them: lower-case names, values as text, in the request's
+/// order, all in one allocation.
+///
+/// Every open connection keeps its scope, so its headers are stored as compactly as they can be: one
+/// string holding `name NUL value NUL` for each header, rather than two strings per header. HTTP
+/// forbids control characters in header fields (RFC 9110 section 5.5), so a NUL can't be part of a
+/// real one; [`push`](Self::push) stores one given to it as U+FFFD.
+///
+/// ```
+/// use channels_runtime::Headers;
+/// let mut headers = Headers::new();
+/// headers.push("Host", "example.com");
+/// headers.push("cookie", "a=1");
+/// headers.push("cookie", "b=2");
+/// assert_eq!(headers.get("HOST"), Some("example.com"));
+/// assert_eq!(headers.get_all("cookie").collect::<Vec<_>>(), ["a=1", "b=2"]);
+/// assert_eq!(headers.iter().next(), Some(("host", "example.com")));
+/// assert_eq!(headers.len(), 3);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    /// `name\0value\0` for each header, in order.
+    text: String,
+}
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Headers::default()
+    }
+
+    /// Room for `bytes` of names and values (plus two bytes per header) without growing.
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Headers {
+            text: String::with_capacity(bytes),
+        }
+    }
+
+    /// Adds a header at the end; its name is lower-cased (ASCII), as ASGI gives names.
+    pub fn push(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        let start = self.text.len();
+        self.text.push_str(name);
+        self.text[start..].make_ascii_lowercase();
+        self.text.push('\0');
+        self.push_value(value);
+    }
+
+    /// Adds a header whose name is already lower-case (hyper's are).
+    pub(crate) fn push_lowercase(&mut self, name: &str, value: &str) {
+        self.text.push_str(name);
+        self.text.push('\0');
+        self.push_value(value);
+    }
+
+    fn push_value(&mut self, value: &str) {
+        if value.contains('\0') {
+            self.text.push_str(&value.replace('\0', "\u{FFFD}"));
+        } else {
+            self.text.push_str(value);
+        }
+        self.text.push('\0');
+    }
+
+    /// Gives back memory reserved beyond what the headers hold.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+    }
+
+    /// Every header, `(name, value)`, in order.
+    pub fn iter(&self) -> HeadersIter<'_> {
+        HeadersIter { rest: &self.text }
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every value of header `name` (case-insensitive), in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// How many headers there are.
+    pub fn len(&self) -> usize {
+        self.text.bytes().filter(|&b| b == 0).count() / 2
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// As a list of `[name, value]` pairs, as ASGI's scope gives them.
+impl serde::Serialize for Headers {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = (&'a str, &'a str);
+    type IntoIter = HeadersIter<'a>;
+
+    fn into_iter(self) -> HeadersIter<'a> {
+        self.iter()
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> Extend<(N, V)> for Headers {
+    fn extend<I: IntoIterator<Item = (N, V)>>(&mut self, iter: I) {
+        for (name, value) in iter {
+            self.push(name, value);
+        }
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
+        let mut headers = Headers::new();
+        headers.extend(iter);
+        headers
+    }
+}
+
+/// The headers of a [`Headers`], `(name, value)`, in order: [`Headers::iter`].
+#[derive(Debug, Clone)]
+pub struct HeadersIter<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for HeadersIter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+        let (name, rest) = self.rest.split_once('\0')?;
+        let (value, rest) = rest.split_once('\0')?;
+        self.rest = rest;
+        Some((name, value))
     }
 }
 
@@ -291,18 +461,14 @@ impl Content {
         &self.scope.query_string
     }
 
-    /// Request headers (lower-case names).
-    pub fn headers(&self) -> &[(String, String)] {
+    /// Request headers (lower-case names, in order).
+    pub fn headers(&self) -> &Headers {
         &self.scope.headers
     }
 
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.scope
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.scope.headers.get(name)
     }
 
     /// The request's cookies (Channels' `scope["cookies"]`): see [`Scope::cookies`].
@@ -405,13 +571,11 @@ impl Content {
                     self.scope
                         .headers
                         .iter()
-                        .map(|(n, v)| {
-                            Value::Array(vec![Value::from(n.as_str()), Value::from(v.as_str())])
-                        })
+                        .map(|(n, v)| Value::Array(vec![Value::from(n), Value::from(v)]))
                         .collect(),
                 ),
             );
-            map.insert("method".into(), Value::from(self.scope.method.as_str()));
+            map.insert("method".into(), Value::from(&*self.scope.method));
             if !self.scope.scheme.is_empty() {
                 map.insert("scheme".into(), Value::from(self.scope.scheme));
             }

@@ -59,14 +59,23 @@ impl Outbound {
 }
 
 /// Sends `message` to `destination`: held until the consumer returns when the current task runs an atomic
-/// consumer, delivered now otherwise.
+/// consumer, delivered now otherwise. `None` is the reply channel of a message that has none
+/// ([`Error::NoReplyChannel`]).
+///
+/// One future for the whole send (a reply channel's send is this future, not one wrapped in another): a
+/// consumer's future holds it, and every level of nesting is copied when the consumer's future is built.
 ///
 /// # Cancel safety
 /// Cancel-safe: the message is queued (or held) in the poll that returns `Ok`, or not at all.
-pub(crate) async fn send(destination: &Destination, message: LayerMessage) -> Result<()> {
-    match deferred::hold(destination, message) {
-        None => Ok(()),
-        Some(message) => deliver(destination, message).await,
+pub(crate) async fn send(destination: Option<&Destination>, message: LayerMessage) -> Result<()> {
+    let destination = destination.ok_or(Error::NoReplyChannel)?;
+    let Some(message) = deferred::hold(destination, message) else {
+        return Ok(());
+    };
+    match destination {
+        // A connection's own reply channel (most sends): the push, inline.
+        Destination::Local(queue) => queue.push_wait(message).await.map_err(Error::from),
+        _ => deliver(destination, message).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! [`ReplyChannel`]: the way back to the client behind a message.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -96,9 +97,16 @@ impl ReplyChannel {
     ///
     /// # Cancel safety
     /// Cancel-safe: the message is queued in the poll that returns `Ok`, or not at all.
-    pub async fn send_message(&self, message: LayerMessage) -> Result<()> {
-        let inner = self.inner.as_ref().ok_or(Error::NoReplyChannel)?;
-        outbound::send(&inner.destination, message).await
+    ///
+    /// (Written as a `fn` returning the send's future, as are [`send_text`](Self::send_text) and
+    /// [`send_bytes`](Self::send_bytes), rather than an `async fn` wrapping it: the future a consumer
+    /// awaits is then the send itself, one level instead of three, which is what the consumer's own
+    /// future holds and copies for every message.)
+    pub fn send_message(
+        &self,
+        message: LayerMessage,
+    ) -> impl Future<Output = Result<()>> + Send + '_ {
+        outbound::send(self.inner.as_ref().map(|inner| &inner.destination), message)
     }
 
     /// Sends a message given as Channels' dict: `{"text": ..}`, `{"bytes": ..}`, `{"accept": true}`,
@@ -179,14 +187,20 @@ impl ReplyChannel {
         self.send_message(LayerMessage::Reject).await
     }
 
-    /// Sends a text frame.
-    pub async fn send_text(&self, text: impl Into<Utf8Bytes>) -> Result<()> {
-        self.send_message(LayerMessage::Text(text.into())).await
+    /// Sends a text frame (as [`send_message`](Self::send_message) does).
+    pub fn send_text(
+        &self,
+        text: impl Into<Utf8Bytes>,
+    ) -> impl Future<Output = Result<()>> + Send + '_ {
+        self.send_message(LayerMessage::Text(text.into()))
     }
 
-    /// Sends a binary frame.
-    pub async fn send_bytes(&self, bytes: impl Into<Bytes>) -> Result<()> {
-        self.send_message(LayerMessage::Binary(bytes.into())).await
+    /// Sends a binary frame (as [`send_message`](Self::send_message) does).
+    pub fn send_bytes(
+        &self,
+        bytes: impl Into<Bytes>,
+    ) -> impl Future<Output = Result<()>> + Send + '_ {
+        self.send_message(LayerMessage::Binary(bytes.into()))
     }
 
     /// Sends `value` serialized as JSON in a text frame.

@@ -289,21 +289,27 @@ async fn the_access_log_has_a_line_per_request_handshake_and_close_inside_the_co
     close(ws).await;
 
     // Each line is written before the client can see what it logs.
-    let accepted = access_line(&child, &["websocket{", "status=101"]);
+    let accepted = access_line(&child, &["accepted", "status=101"]);
     assert!(accepted.contains("peer=127.0.0.1:"), "{accepted}");
     assert!(accepted.contains("method=GET"), "{accepted}");
+    assert!(
+        !accepted.contains("websocket{"),
+        "at `info` a connection has no span (it would cost every open connection): {accepted}"
+    );
     let channel = field(&accepted, "channel");
     assert!(
         channel.contains("specific."),
-        "the span names the reply channel: {accepted}"
+        "the accept line names the reply channel: {accepted}"
     );
 
     let closed = access_line(&child, &["WebSocket closed", "code=1000"]);
     assert!(closed.contains("closed_by=\"client\""), "{closed}");
+    assert!(closed.contains("peer=127.0.0.1:"), "{closed}");
+    assert!(closed.contains("path="), "{closed}");
     assert_eq!(
         field(&closed, "channel"),
         channel,
-        "the close is logged in the connection's span: {closed}"
+        "the close line names the same reply channel: {closed}"
     );
 
     let refused = access_line(&child, &["status=400"]);
@@ -379,7 +385,8 @@ fn a_consumers_events_and_its_error_are_logged_inside_the_connection_span() {
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
+        // The connection span is at `debug` (`channels::connection`): on here.
+        .with_max_level(tracing::Level::DEBUG)
         .finish();
     let _default = tracing::subscriber::set_default(subscriber);
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -65,7 +65,7 @@ pub use self::http_session::HttpSessionMiddleware;
 /// #[async_trait::async_trait]
 /// impl Middleware for ApiKey {
 ///     async fn on_connect(&self, scope: &mut Scope) -> Result<(), Refusal> {
-///         let key = scope.headers.iter().find(|(n, _)| n == "x-api-key").map(|(_, v)| v.as_str());
+///         let key = scope.header("x-api-key");
 ///         match key {
 ///             Some("k") => Ok(()),
 ///             _ => Err(Refusal::new(401, "missing or wrong X-Api-Key")),

@@ -58,7 +58,7 @@
 //!     fn dropped(&self) -> u64 {
 //!         self.local.dropped()
 //!     }
-//!     // Channel sessions: without these three, the trait's defaults keep them in this process too
+//!     // Channel sessions: without these four, the trait's defaults keep them in this process too
 //!     // (and say so in the log); a layer that spans processes stores them in its backend.
 //!     async fn session_load(&self, channel: &str) -> Result<Option<Session>, LayerError> {
 //!         check_channel_name(channel)?;
@@ -68,6 +68,9 @@
 //!         check_channel_name(channel)?;
 //!         self.local.session_save(channel, session);
 //!         Ok(())
+//!     }
+//!     fn session_may_have_changed(&self, channel: &str) -> bool {
+//!         self.local.session_may_have_changed(channel)
 //!     }
 //!     async fn session_delete(&self, channel: &str) -> Result<(), LayerError> {
 //!         check_channel_name(channel)?;
@@ -330,6 +333,17 @@ impl LocalRegistry {
         self.shared
             .sessions
             .save(channel, session, self.shared.config.session_expiry);
+    }
+
+    /// Whether the session of `channel` may have been written by someone else since its connection
+    /// last loaded or saved it: `false` while this registry has never kept a non-empty session (then
+    /// nobody has written one), `true` from then on. What
+    /// [`ChannelLayer::session_may_have_changed`](super::ChannelLayer::session_may_have_changed)
+    /// answers for a layer that keeps sessions in its process; it spares every consumer run of a
+    /// connection without a session a lookup.
+    pub fn session_may_have_changed(&self, channel: &str) -> bool {
+        let _ = channel;
+        self.shared.sessions.may_hold_any()
     }
 
     /// Forgets the channel session of `channel`.

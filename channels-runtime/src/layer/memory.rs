@@ -131,6 +131,10 @@ impl ChannelLayer for InMemoryLayer {
         Ok(())
     }
 
+    fn session_may_have_changed(&self, channel: &str) -> bool {
+        self.local.session_may_have_changed(channel)
+    }
+
     async fn session_delete(&self, channel: &str) -> Result<(), LayerError> {
         check_channel_name(channel)?;
         self.local.session_delete(channel);

@@ -15,6 +15,9 @@ use super::local::lock;
 #[derive(Debug, Default)]
 pub(crate) struct SessionTable {
     sessions: Mutex<Table>,
+    /// Whether a non-empty session was ever stored: until then no channel has one to load, and a
+    /// connection's own copy (empty) is current without a lookup.
+    stored: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +57,14 @@ impl SessionTable {
         table
             .map
             .insert(channel.to_owned(), (data.clone(), now + expiry));
+        // Under the lock, before anyone can load what was just inserted.
+        self.stored.store(true, Ordering::Release);
+    }
+
+    /// Whether any channel may have a session here: `false` until the first non-empty save. A
+    /// connection's copy of its session can only differ from the table's after someone saved one.
+    pub(crate) fn may_hold_any(&self) -> bool {
+        self.stored.load(Ordering::Acquire)
     }
 
     /// Deletes the session of `channel`.
@@ -97,6 +108,18 @@ mod tests {
         assert_eq!(table.load("specific.a!1"), Some(data()));
         tokio::time::advance(Duration::from_secs(5)).await;
         assert_eq!(table.load("specific.a!1"), None);
+    }
+
+    #[test]
+    fn a_table_that_never_held_a_session_says_so() {
+        let table = SessionTable::default();
+        table.save("c", &Map::new(), Duration::from_secs(10));
+        table.delete("c");
+        assert!(!table.may_hold_any());
+        table.save("c", &data(), Duration::from_secs(10));
+        assert!(table.may_hold_any());
+        table.delete("c");
+        assert!(table.may_hold_any(), "stays set: cheap and always right");
     }
 
     #[test]

@@ -305,6 +305,7 @@ impl Consumer {
 
     /// Starts a run for `message`. In [`ErrorMode::KeepOpen`], the run's error is marked to keep its
     /// connection open ([`ConsumerError::keeps_connection_open`]).
+    #[inline] // the message (a few hundred bytes) is passed on, not copied once more
     pub fn invoke(&self, message: Message) -> Invocation {
         let invocation = (self.call)(message);
         if self.error_mode() != ErrorMode::KeepOpen {

@@ -14,7 +14,7 @@ use super::proxy::TrustedProxy;
 /// The defaults follow Daphne for what a peer can send (1 MiB per message and per frame, larger ones close
 /// with 1009) and are sized for many mostly idle connections rather than for raw throughput: tungstenite's
 /// own defaults (128 KiB read buffer, 64 MiB messages) cost about 138 KB per connection; these cost about
-/// 5 KB.
+/// 4.6 KB.
 ///
 /// Start from [`ServerConfig::default()`] and change what you need with the setters of the same names
 /// as the fields (the struct is `#[non_exhaustive]`, so new limits can be added without breaking you):
@@ -37,7 +37,7 @@ pub struct ServerConfig {
     /// Largest WebSocket frame accepted, in bytes. Default 1 MiB.
     pub max_frame_size: usize,
     /// Bytes read from the socket at a time. Default 1 KiB: the read buffer is the largest part of an idle
-    /// connection's memory (about 5 KB in all with this default, against 138 KB with tungstenite's
+    /// connection's memory (about 4.6 KB in all with this default, against 138 KB with tungstenite's
     /// defaults; see BENCHMARKS.md). Messages up to `max_message_size` still work, in several reads; raise
     /// this for services that mostly move large messages.
     pub read_buffer_size: usize,
@@ -127,7 +127,7 @@ pub struct ServerConfig {
     /// Most WebSocket connections open at once (counting handshakes in progress). Past it, a handshake
     /// gets **503** before any consumer runs; plain HTTP requests are still served. Default `None`: no
     /// cap but the process's file descriptor limit (Daphne has none either); set one to keep a server
-    /// within its memory (about 5 KB per idle connection, plus what its consumers hold).
+    /// within its memory (about 4.6 KB per idle connection, plus what its consumers hold).
     pub max_connections: Option<usize>,
     /// Longest a WebSocket may stay open; then the server closes it with **1001** (going away, reason
     /// `connection lifetime reached`) and its disconnect consumer runs with that code. Default `None`

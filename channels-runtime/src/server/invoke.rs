@@ -10,9 +10,10 @@ use std::task::{Context, Poll};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use crate::Message;
 use crate::layer::ChannelLayer;
 use crate::routing::{Consumer, ConsumerError, ConsumerFuture, Invocation};
+use crate::session::sync::{Plan, SessionSync};
+use crate::{Message, Session};
 use crate::{context, deferred};
 
 /// How a consumer run ended, when it did not succeed.
@@ -32,11 +33,16 @@ pub(crate) enum Failure {
 /// connection that only receives broadcasts).
 pub(crate) struct RunFuture {
     state: RunState,
+    /// The connection's session, when nothing had to be loaded before the run: written back after it
+    /// ends, if the run changed it (see [`start`]). Checking is one atomic load; an unchanged session
+    /// costs nothing more.
+    save_after: Option<Session>,
 }
 
 enum RunState {
-    /// An async consumer, polled directly, with its layer in scope during each poll.
-    Direct(ConsumerFuture, Arc<dyn ChannelLayer>),
+    /// An async consumer, polled directly, with its layer in scope during each poll (lent to the poll:
+    /// `None` only while the poll runs).
+    Direct(ConsumerFuture, Option<Arc<dyn ChannelLayer>>),
     /// Anything that needed wrapping: a sync consumer's blocking task, an atomic consumer, a failure.
     Wrapped(BoxFuture<'static, Result<(), Failure>>),
     /// Polled to the end already.
@@ -45,8 +51,13 @@ enum RunState {
 
 impl RunFuture {
     fn wrapped(future: impl Future<Output = Result<(), Failure>> + Send + 'static) -> Self {
+        RunFuture::of(RunState::Wrapped(Box::pin(future)))
+    }
+
+    fn of(state: RunState) -> Self {
         RunFuture {
-            state: RunState::Wrapped(Box::pin(future)),
+            state,
+            save_after: None,
         }
     }
 
@@ -60,45 +71,65 @@ impl Future for RunFuture {
     type Output = Result<(), Failure>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let outcome = match &mut self.state {
-            RunState::Direct(future, layer) => {
-                let poll = || context::sync_scope(layer.clone(), || future.as_mut().poll(cx));
-                match std::panic::catch_unwind(AssertUnwindSafe(poll)) {
-                    Ok(Poll::Pending) => return Poll::Pending,
-                    Ok(Poll::Ready(Ok(()))) => Ok(()),
-                    Ok(Poll::Ready(Err(error))) => Err(Failure::Error(error)),
-                    Err(panic) => Err(Failure::Panic(panic_text(&*panic))),
+        loop {
+            let outcome = match &mut self.state {
+                RunState::Direct(future, layer) => {
+                    let poll = || context::sync_scope(layer, || future.as_mut().poll(cx));
+                    match std::panic::catch_unwind(AssertUnwindSafe(poll)) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(Ok(()))) => Ok(()),
+                        Ok(Poll::Ready(Err(error))) => Err(Failure::Error(error)),
+                        Err(panic) => Err(Failure::Panic(panic_text(&*panic))),
+                    }
                 }
+                RunState::Wrapped(future) => match future.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(outcome) => outcome,
+                },
+                RunState::Done => Err(Failure::Panic("consumer run polled after it ended".into())),
+            };
+            // Drop the consumer's future now: a panicked one must never be polled again.
+            self.state = RunState::Done;
+            match self.save_after.take() {
+                // The run changed the session (whatever its outcome, as `with_session` saves): write it
+                // back, then end with the run's outcome.
+                Some(session) if session.is_changed() => {
+                    self.state = RunState::Wrapped(Box::pin(async move {
+                        crate::session::sync::write_back(&session).await;
+                        outcome
+                    }));
+                }
+                _ => return Poll::Ready(outcome),
             }
-            RunState::Wrapped(future) => match future.as_mut().poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(outcome) => outcome,
-            },
-            RunState::Done => Err(Failure::Panic("consumer run polled after it ended".into())),
-        };
-        // Drop the consumer's future now: a panicked one must never be polled again.
-        self.state = RunState::Done;
-        Poll::Ready(outcome)
+        }
     }
 }
 
 /// Starts `consumer` on `message`; the returned future runs it to the end.
+///
+/// The channel session is loaded before the consumer runs and written back after it if it changed
+/// (`session::sync`). When there is nothing to load (a connection's own copy is current), the run is the
+/// consumer's own future, with one check of the session when it ends: no allocation, no layer call.
 pub(crate) fn start(
     consumer: &Consumer,
     message: Message,
     layer: &Arc<dyn ChannelLayer>,
 ) -> RunFuture {
-    // The channel session: loaded before the consumer runs, written back after (`session::sync`).
-    match crate::session::sync::SessionSync::plan(&message) {
-        Some(sync) => with_session(sync, consumer.clone(), message, layer.clone()),
-        None => start_plain(consumer, message, layer),
+    match SessionSync::plan(&message, layer) {
+        Plan::Nothing => start_plain(consumer, message, layer),
+        Plan::SaveAfter(session) => {
+            let mut run = start_plain(consumer, message, layer);
+            run.save_after = Some(session);
+            run
+        }
+        Plan::LoadFirst(sync) => with_session(sync, consumer.clone(), message, layer.clone()),
     }
 }
 
 /// [`start`] around a session load before the consumer is invoked and a save after it ends, even when
 /// it failed (Channels 1.x's `channel_session` saved in a `finally`).
 fn with_session(
-    sync: crate::session::sync::SessionSync,
+    sync: SessionSync,
     consumer: Consumer,
     message: Message,
     layer: Arc<dyn ChannelLayer>,
@@ -111,14 +142,13 @@ fn with_session(
     })
 }
 
+#[inline] // the message is passed on, not copied once more
 fn start_plain(consumer: &Consumer, message: Message, layer: &Arc<dyn ChannelLayer>) -> RunFuture {
     let name = consumer.name();
     match catch(|| consumer.invoke(message)) {
         Err(panic) => RunFuture::ended(Err(Failure::Panic(panic))),
         Ok(Invocation::Async(fut)) if consumer.is_atomic() || consumer.is_buffered() => {
-            let guarded = RunFuture {
-                state: RunState::Direct(fut, layer.clone()),
-            };
+            let guarded = RunFuture::of(RunState::Direct(fut, Some(layer.clone())));
             // `atomic` discards the held sends of a failed run; `buffered` sends them anyway, as
             // Channels 1.x flushed its buffer in a `finally`.
             let flush_on_failure = consumer.is_buffered();
@@ -145,9 +175,7 @@ fn start_plain(consumer: &Consumer, message: Message, layer: &Arc<dyn ChannelLay
                 }
             })
         }
-        Ok(Invocation::Async(fut)) => RunFuture {
-            state: RunState::Direct(fut, layer.clone()),
-        },
+        Ok(Invocation::Async(fut)) => RunFuture::of(RunState::Direct(fut, Some(layer.clone()))),
         Ok(Invocation::Blocking(body)) => {
             let handle = tokio::runtime::Handle::current();
             let layer = layer.clone();
@@ -222,6 +250,192 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("could not save")]
     struct Save(#[source] std::io::Error);
+
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use serde_json::{Map, Value, json};
+
+    use crate::ReplyChannel;
+    use crate::layer::{InMemoryLayer, Inbox, LayerConfig, LayerError, LayerMessage};
+    use crate::message::{MessageBuilder, Scope, events};
+
+    /// An in-memory layer that counts session loads and saves, and says (as `RedisLayer` does for a
+    /// name that has not left the process) whether a connection's session may have changed.
+    #[derive(Debug, Default)]
+    struct Counting {
+        inner: InMemoryLayer,
+        may_have_changed: AtomicBool,
+        loads: AtomicUsize,
+        saves: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl ChannelLayer for Counting {
+        async fn send(&self, channel: &str, message: LayerMessage) -> Result<(), LayerError> {
+            self.inner.send(channel, message).await
+        }
+        async fn receive(&self, channel: &str) -> Result<LayerMessage, LayerError> {
+            self.inner.receive(channel).await
+        }
+        async fn new_channel(&self, prefix: &str) -> Result<Inbox, LayerError> {
+            self.inner.new_channel(prefix).await
+        }
+        async fn group_add(&self, group: &str, channel: &str) -> Result<(), LayerError> {
+            self.inner.group_add(group, channel).await
+        }
+        async fn group_discard(&self, group: &str, channel: &str) -> Result<(), LayerError> {
+            self.inner.group_discard(group, channel).await
+        }
+        async fn group_send(&self, group: &str, message: LayerMessage) -> Result<(), LayerError> {
+            self.inner.group_send(group, message).await
+        }
+        fn config(&self) -> &LayerConfig {
+            self.inner.config()
+        }
+        async fn session_load(
+            &self,
+            channel: &str,
+        ) -> Result<Option<Map<String, Value>>, LayerError> {
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            self.inner.session_load(channel).await
+        }
+        async fn session_save(
+            &self,
+            channel: &str,
+            session: &Map<String, Value>,
+        ) -> Result<(), LayerError> {
+            self.saves.fetch_add(1, Ordering::SeqCst);
+            self.inner.session_save(channel, session).await
+        }
+        fn session_may_have_changed(&self, _channel: &str) -> bool {
+            self.may_have_changed.load(Ordering::SeqCst)
+        }
+    }
+
+    /// A connection's reply channel and session on `layer`.
+    async fn connection(layer: &Arc<Counting>) -> (Inbox, ReplyChannel, Arc<Scope>) {
+        let inbox = layer.new_channel("specific.").await.unwrap();
+        let shared: Arc<dyn ChannelLayer> = layer.clone();
+        let reply = ReplyChannel::for_inbox(&inbox, shared);
+        let scope = Arc::new(Scope::default());
+        scope.session.mark_connection();
+        (inbox, reply, scope)
+    }
+
+    fn receive(scope: &Arc<Scope>, reply: &ReplyChannel) -> Message {
+        MessageBuilder::new(events::WEBSOCKET_RECEIVE, scope.clone())
+            .text("hi".into())
+            .build(reply.clone())
+    }
+
+    /// A consumer that sets `key` in the session when given one, and panics after it if `panic`.
+    fn setter(key: Option<&'static str>, panic: bool) -> Consumer {
+        Consumer::from_async("setter", move |message: Message| async move {
+            if let Some(key) = key {
+                message.channel_session().set(key, json!(1));
+            }
+            assert!(!panic, "consumer panicked on purpose");
+        })
+    }
+
+    #[tokio::test]
+    async fn a_current_connection_session_is_not_loaded_and_only_a_change_is_written_back() {
+        let counting = Arc::new(Counting::default());
+        let layer: Arc<dyn ChannelLayer> = counting.clone();
+        let (inbox, reply, scope) = connection(&counting).await;
+
+        start(&setter(None, false), receive(&scope, &reply), &layer)
+            .await
+            .unwrap();
+        assert_eq!(
+            counting.loads.load(Ordering::SeqCst),
+            0,
+            "the copy is current"
+        );
+        assert_eq!(counting.saves.load(Ordering::SeqCst), 0, "nothing changed");
+
+        start(
+            &setter(Some("room"), false),
+            receive(&scope, &reply),
+            &layer,
+        )
+        .await
+        .unwrap();
+        assert_eq!(counting.loads.load(Ordering::SeqCst), 0);
+        assert_eq!(counting.saves.load(Ordering::SeqCst), 1);
+        let stored = layer.session_load(inbox.name()).await.unwrap();
+        assert_eq!(stored.and_then(|s| s.get("room").cloned()), Some(json!(1)));
+        assert!(!scope.session.is_changed(), "written back");
+
+        // A consumer that changes the session and then panics: written back all the same.
+        let failed = start(
+            &setter(Some("after"), true),
+            receive(&scope, &reply),
+            &layer,
+        )
+        .await;
+        assert!(matches!(failed, Err(Failure::Panic(_))));
+        assert_eq!(counting.saves.load(Ordering::SeqCst), 2);
+        let stored = layer.session_load(inbox.name()).await.unwrap().unwrap();
+        assert_eq!(stored.get("after"), Some(&json!(1)));
+    }
+
+    #[tokio::test]
+    async fn a_session_that_may_have_changed_is_loaded_before_the_run() {
+        let counting = Arc::new(Counting::default());
+        counting.may_have_changed.store(true, Ordering::SeqCst);
+        let layer: Arc<dyn ChannelLayer> = counting.clone();
+        let (inbox, reply, scope) = connection(&counting).await;
+        // Written by someone else (a worker).
+        let mut theirs = Map::new();
+        theirs.insert("worker".into(), json!("was here"));
+        counting
+            .inner
+            .session_save(inbox.name(), &theirs)
+            .await
+            .unwrap();
+
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let sees = seen.clone();
+        let reader = Consumer::from_async("reader", move |message: Message| {
+            let sees = sees.clone();
+            async move {
+                *sees.lock().unwrap() = message.channel_session().get("worker");
+            }
+        });
+        start(&reader, receive(&scope, &reply), &layer)
+            .await
+            .unwrap();
+        assert_eq!(counting.loads.load(Ordering::SeqCst), 1);
+        assert_eq!(*seen.lock().unwrap(), Some(json!("was here")));
+        assert_eq!(counting.saves.load(Ordering::SeqCst), 0, "nothing changed");
+    }
+
+    #[tokio::test]
+    async fn a_connect_run_loads_nothing_and_a_worker_run_always_loads() {
+        let counting = Arc::new(Counting::default());
+        counting.may_have_changed.store(true, Ordering::SeqCst);
+        let layer: Arc<dyn ChannelLayer> = counting.clone();
+        let (_inbox, reply, scope) = connection(&counting).await;
+        let connect =
+            MessageBuilder::new(events::WEBSOCKET_CONNECT, scope.clone()).build(reply.clone());
+        start(&setter(Some("room"), false), connect, &layer)
+            .await
+            .unwrap();
+        assert_eq!(
+            counting.loads.load(Ordering::SeqCst),
+            0,
+            "a new reply channel has no session"
+        );
+        assert_eq!(counting.saves.load(Ordering::SeqCst), 1);
+
+        // A worker's message naming the connection's reply channel: its own copy, loaded first.
+        let worker_scope = Arc::new(Scope::default());
+        let job = MessageBuilder::new("jobs", worker_scope.clone()).build(reply.clone());
+        start(&setter(None, false), job, &layer).await.unwrap();
+        assert_eq!(counting.loads.load(Ordering::SeqCst), 1);
+        assert_eq!(worker_scope.session.get("room"), Some(json!(1)));
+    }
 
     #[test]
     fn a_logged_error_shows_its_causes() {

@@ -1,14 +1,19 @@
 //! [`Server`]: configure, bind, accept.
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::future::{Either, OptionFuture};
 use http_body_util::BodyExt;
 use hyper::service::service_fn;
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use super::connection::{Connection, Running};
 use super::{ServerConfig, ServerError, ServerHandle, Shared, Tracker, Worker, limits, service};
 use crate::context;
 use crate::layer::{ChannelLayer, InMemoryLayer};
@@ -130,7 +135,7 @@ impl Server {
             routing: Arc::new(self.routing),
             layer: self.layer,
             budget: Arc::new(self.config.budget()),
-            config: self.config,
+            config: Arc::new(self.config),
             connections: Tracker::default(),
             handshakes: Tracker::default(),
             shutdown: Arc::default(),
@@ -276,34 +281,104 @@ pub(crate) fn serve_connection_over<IO>(
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    tokio::spawn(async move {
-        let builder = limits::http1_builder(&shared.config);
-        let service = service_fn(move |req| {
-            let shared = shared.clone();
-            async move {
-                // Held until the handshake has been answered: see `limits::admit`.
-                let _slot = match limits::admit(&shared, &req) {
-                    Ok(slot) => slot,
-                    Err(refused) => {
-                        return Ok(refused.response().map(|body| {
-                            body.map_err(|never| -> limits::BoxError { match never {} })
-                                .boxed_unsync()
-                        }));
-                    }
-                };
-                // The body must keep up `min_body_rate` after `handshake_timeout`.
-                let mut req = req.map(|body| limits::Paced::new(body, &shared.config));
-                req.extensions_mut().insert(transport);
-                service::handle(shared, peer, req).await
-            }
-        });
-        // Its span, its access log line, its counts: see `observe`.
-        let service = super::observe::Observed::new(peer, service);
-        let connection = builder
-            .serve_connection(TokioIo::new(io), service)
-            .with_upgrades();
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, ?peer, "HTTP connection ended with an error");
+    let builder = limits::http1_builder(&shared.config);
+    let service = service_fn(move |req| {
+        let shared = shared.clone();
+        async move {
+            // Held until the handshake has been answered: see `limits::admit`.
+            let _slot = match limits::admit(&shared, &req) {
+                Ok(slot) => slot,
+                Err(refused) => {
+                    return Ok(refused.response().map(|body| {
+                        body.map_err(|never| -> limits::BoxError { match never {} })
+                            .boxed_unsync()
+                    }));
+                }
+            };
+            // The body must keep up `min_body_rate` after `handshake_timeout`.
+            let mut req = req.map(|body| limits::Paced::new(body, &shared.config));
+            req.extensions_mut().insert(transport);
+            service::handle(shared, peer, req).await
         }
     });
+    // Its span, its access log line, its counts: see `observe`.
+    let service = super::observe::Observed::new(peer, service);
+    // Boxed: the task's state then holds hyper's connection (gone after the handshake) or the WebSocket
+    // connection that follows it (see below), not both side by side, and stays the size of the latter.
+    let http = Box::pin(
+        builder
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades(),
+    );
+    // A WebSocket accepted on this connection runs in this same task once hyper has written the 101 and
+    // let go of the socket (see `Accepted`): no second task to spawn, wake and schedule per connection.
+    // Combinators rather than an `async` block, whose state would keep room for the accepted connection
+    // beside its running future: this way the task is the size of that future, as a task of its own was.
+    let task = ACCEPTED
+        .scope(RefCell::new(None), async move {
+            if let Err(error) = http.await {
+                tracing::debug!(%error, ?peer, "HTTP connection ended with an error");
+            }
+            ACCEPTED.with(RefCell::take)
+        })
+        .then(|accepted| OptionFuture::from(accepted.map(|accepted| accepted.run())));
+    tokio::spawn(task);
+}
+
+tokio::task_local! {
+    /// Where the handshake leaves the WebSocket it accepted, for the task of the hyper connection it came
+    /// on to run (see [`Accepted::start`]).
+    // Boxed: the scope swaps the slot in and out of the thread on every poll of hyper's connection.
+    static ACCEPTED: RefCell<Option<Box<Accepted>>>;
+}
+
+/// A WebSocket the handshake accepted: its connection, to run once the 101 is written.
+pub(crate) struct Accepted {
+    /// The connection, ready to take over the socket.
+    pub(crate) connection: Connection,
+    /// The socket, once hyper has written the 101.
+    pub(crate) upgrade: OnUpgrade,
+    /// The connect consumer, if it accepted and is still running.
+    pub(crate) running: Option<Running>,
+    /// The handshake's span, when it is on (`observe`): the connection and its consumers run in it.
+    pub(crate) span: Option<tracing::Span>,
+}
+
+impl Accepted {
+    /// Starts the connection. On this server's own connections (the accept loop, the listener kinds,
+    /// the in-process transport) it runs in the connection's task, right after hyper is done with the
+    /// socket: hyper's connection future ends as soon as it has handed the upgrade over, so the
+    /// connection starts just as early as in a task of its own, without the cost of one. Elsewhere (an
+    /// axum application's upgrade) it gets a task of its own.
+    pub(crate) fn start(self) {
+        let mut accepted = Some(Box::new(self));
+        let _ = ACCEPTED.try_with(|slot| {
+            if let Some(earlier) = slot.replace(accepted.take()) {
+                // hyper ends a connection at its upgrade, so there is never a second one; if there
+                // were, it would still run.
+                tokio::spawn(earlier.run());
+            }
+        });
+        if let Some(accepted) = accepted {
+            tokio::spawn(accepted.run());
+        }
+    }
+
+    /// The connection's whole life: see [`Connection::run`]. Not an `async` block: one would hold the
+    /// connection's future twice (captured, and moved into its instrumented form).
+    fn run(self: Box<Self>) -> impl Future<Output = ()> + Send + 'static {
+        let Accepted {
+            connection,
+            upgrade,
+            running,
+            span,
+        } = *self;
+        let run = connection.run(upgrade, running);
+        // The instrumented form boxed: the span is off by default, and its room (a `Span`) would
+        // otherwise be paid by every open connection.
+        match span {
+            Some(span) => Either::Left(Box::pin(tracing::Instrument::instrument(run, span))),
+            None => Either::Right(run),
+        }
+    }
 }

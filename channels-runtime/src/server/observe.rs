@@ -1,32 +1,74 @@
 //! What the server tells its operator: a `tracing` span per request and per WebSocket connection, the
 //! access log, and the request-level metrics (the names are in [`crate::metrics`]).
 //!
-//! **Spans.** Each request runs in a span: `http{method, path, peer}` for plain HTTP, and
-//! `websocket{path, peer, channel}` for an upgrade, where `channel` is the connection's reply channel
-//! (recorded once it exists). A WebSocket's task, its consumers (async and sync) and the server's own
-//! events about it all run inside that span, so every line logged for one connection carries its path,
-//! peer and reply channel.
+//! **Spans.** Each plain HTTP request runs in an `info` span `http{method, path, peer}`. Each WebSocket
+//! runs in a span `websocket{path, peer, channel}` (`channel`: the connection's reply channel, recorded
+//! once it exists) at level **`debug`**, target [`CONNECTION`] (`channels::connection`). A span lives as
+//! long as its connection, and with `tracing_subscriber`'s `fmt` it costs about 500 bytes per open
+//! connection (its registry slot, its extensions, its formatted fields), an eighth of what an idle
+//! connection costs otherwise. So an `info` deployment does not pay for it: the connection's access log
+//! lines (accepted, closed) carry `path`, `peer` and `channel` themselves, and a consumer's failure names
+//! the consumer and the event; what a consumer logs itself carries only its own fields. Turn the span on with
+//! `RUST_LOG=info,channels::connection=debug`: then the connection's task, its consumers (async and
+//! sync) and the server's own events about it all run inside it, so every line logged for one connection
+//! carries its path, peer and reply channel. With the span off it costs nothing: no span is created and
+//! the task is not instrumented.
 //!
 //! **Access log.** One `info` event with target [`ACCESS`] (`channels::access`) per HTTP request
 //! (`peer`, `method`, `path`, `status`, `bytes` when the body's length is known, `duration_ms` until the
-//! response head), per WebSocket handshake (the same, and `why` for a refusal), and per WebSocket close
-//! (`code`, `reason`, `closed_by`: `client` or `server`), like Daphne's access log (`HTTP`,
-//! `WSCONNECT`/`WSREJECT`, `WSDISCONNECT`). The path is logged without its query string (which often
-//! carries tokens). Off with `RUST_LOG=info,channels::access=off`.
+//! response head), per WebSocket handshake (the same, `channel` once accepted, and `why` for a refusal),
+//! and per WebSocket close (`path`, `peer`, `channel`, `code`, `reason`, `closed_by`: `client` or
+//! `server`), like Daphne's access log (`HTTP`, `WSCONNECT`/`WSREJECT`, `WSDISCONNECT`). The path is
+//! logged without its query string (which often carries tokens). Off with
+//! `RUST_LOG=info,channels::access=off`.
 
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Instant;
 
 use hyper::header;
 use hyper::{Request, Response, StatusCode};
 use tracing::{Instrument, Span, field};
 
+use crate::message::Scope;
+
 /// The target of access log lines: filter it with `RUST_LOG` (`channels::access=off` turns it off).
 pub(crate) const ACCESS: &str = "channels::access";
+
+/// The target of the per-connection `websocket` span (level `debug`): `channels::connection=debug` in
+/// `RUST_LOG` turns it on (see the module docs for what it costs).
+pub(crate) const CONNECTION: &str = "channels::connection";
+
+/// The reply channel of an accepted handshake, put in the 101 response's extensions for its access log
+/// line (and taken out again before hyper sees the response).
+#[derive(Clone)]
+pub(crate) struct AcceptedChannel(pub(crate) Arc<str>);
+
+tokio::task_local! {
+    /// The connection whose task is running: what its close line names. Set by the connection's task
+    /// around its serve loop (see [`in_connection`]).
+    static OPEN: Open;
+}
+
+/// What a connection's close line names.
+struct Open {
+    scope: Arc<Scope>,
+    channel: Arc<str>,
+}
+
+/// Runs `serve` (a connection's serve loop) with its connection known to [`closed`], which then logs
+/// the connection's path, peer and reply channel without a span. Costs the future two pointers.
+pub(crate) fn in_connection<F: Future>(
+    scope: Arc<Scope>,
+    channel: Arc<str>,
+    serve: F,
+) -> impl Future<Output = F::Output> {
+    OPEN.scope(Open { scope, channel }, serve)
+}
 
 /// A peer address, or `-` for a connection without one (the in-process transport), as access logs write
 /// a missing field.
@@ -88,22 +130,24 @@ where
     let uri = req.uri().clone();
     let peer = Peer(peer);
     let span = if upgrade {
-        tracing::info_span!("websocket", path = uri.path(), %peer, channel = field::Empty)
+        tracing::debug_span!(target: CONNECTION, "websocket", path = uri.path(), %peer, channel = field::Empty)
     } else {
         tracing::info_span!("http", %method, path = uri.path(), %peer)
     };
     let answer = handle(req).instrument(span.clone());
     async move {
-        let Ok(response) = answer.await;
+        let Ok(mut response) = answer.await;
         let _entered = span.enter();
         let status = response.status();
         let duration_ms = started.elapsed().as_secs_f64() * 1e3;
         if upgrade {
             crate::metrics::handshake(status.as_u16());
             if status == StatusCode::SWITCHING_PROTOCOLS {
+                let channel = response.extensions_mut().remove::<AcceptedChannel>();
                 tracing::info!(
                     target: ACCESS,
                     %peer, %method, path = uri.path(), status = status.as_u16(), duration_ms,
+                    channel = channel.as_ref().map(|c| &*c.0),
                     "WebSocket {} {} accepted", uri.path(), status.as_u16()
                 );
             } else {
@@ -174,16 +218,28 @@ impl ClosedBy {
     }
 }
 
-/// A WebSocket connection is closing with `code` and `reason` (the access log's close line).
+/// A WebSocket connection is closing with `code` and `reason` (the access log's close line), with the
+/// connection's path, peer and reply channel when called from its serve loop ([`in_connection`]).
 pub(crate) fn closed(code: u16, reason: &str, by: ClosedBy) {
-    tracing::info!(
-        target: ACCESS,
-        code,
-        reason,
-        closed_by = by.as_str(),
-        "WebSocket closed {code} by {}",
-        by.as_str()
-    );
+    if !tracing::enabled!(target: ACCESS, tracing::Level::INFO) {
+        return;
+    }
+    let log = |open: Option<&Open>| {
+        tracing::info!(
+            target: ACCESS,
+            path = open.map(|o| &*o.scope.path),
+            peer = open.map(|o| field::display(Peer(o.scope.client))),
+            channel = open.map(|o| &*o.channel),
+            code,
+            reason,
+            closed_by = by.as_str(),
+            "WebSocket closed {code} by {}",
+            by.as_str()
+        );
+    };
+    if OPEN.try_with(|open| log(Some(open))).is_err() {
+        log(None);
+    }
 }
 
 #[cfg(test)]

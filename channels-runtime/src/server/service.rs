@@ -91,21 +91,24 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
 }
 
 /// The ASGI connection scope of a request.
-fn scope_of<B>(req: &Request<B>, client: Option<std::net::SocketAddr>) -> Scope {
+/// `upgrade`: whether it asks for a WebSocket ([`is_upgrade`], which the caller has checked already).
+fn scope_of<B>(req: &Request<B>, client: Option<std::net::SocketAddr>, upgrade: bool) -> Scope {
+    // ASGI's `path` is percent-decoded (Channels matches its routes against the decoded path);
+    // `raw_path` keeps what the client sent. Most paths decode to themselves: then both share one
+    // allocation, as every open connection keeps its scope.
+    let raw_path: Arc<str> = Arc::from(req.uri().path());
+    let path = match percent_encoding::percent_decode_str(req.uri().path()).decode_utf8_lossy() {
+        std::borrow::Cow::Borrowed(_) => raw_path.clone(),
+        std::borrow::Cow::Owned(decoded) => Arc::from(decoded),
+    };
     let mut scope = Scope {
-        // ASGI's `path` is percent-decoded (Channels matches its routes against the decoded path);
-        // `raw_path` keeps what the client sent.
-        path: Arc::from(
-            percent_encoding::percent_decode_str(req.uri().path())
-                .decode_utf8_lossy()
-                .as_ref(),
-        ),
-        raw_path: Arc::from(req.uri().path()),
-        query_string: Arc::from(req.uri().query().unwrap_or_default()),
+        path,
+        raw_path,
+        query_string: req.uri().query().map_or_else(empty, Arc::from),
         headers: checks::scope_headers(req.headers()),
-        method: req.method().as_str().to_owned(),
+        method: method_name(req.method()),
         client,
-        scheme: scheme_of(req),
+        scheme: scheme_of(req, upgrade),
         subprotocols: checks::subprotocols(req.headers()),
         ..Scope::default()
     };
@@ -113,9 +116,33 @@ fn scope_of<B>(req: &Request<B>, client: Option<std::net::SocketAddr>) -> Scope 
     scope
 }
 
+/// One empty string shared by every scope without a query string.
+fn empty() -> Arc<str> {
+    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from("")).clone()
+}
+
+/// The method's name: a static string for the standard ones, so that a scope allocates nothing for it.
+fn method_name(method: &hyper::Method) -> std::borrow::Cow<'static, str> {
+    use hyper::Method;
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return std::borrow::Cow::Owned(method.as_str().to_owned()),
+    };
+    std::borrow::Cow::Borrowed(name)
+}
+
 /// ASGI's `scheme` of a request: `ws`/`wss` for an upgrade, `http`/`https` otherwise; the secure one
 /// when this server ended TLS for it, or a trusted proxy says the client used TLS.
-fn scheme_of<B>(req: &Request<B>) -> &'static str {
+fn scheme_of<B>(req: &Request<B>, upgrade: bool) -> &'static str {
     let over_tls =
         req.extensions().get::<super::listen::Transport>() == Some(&super::listen::Transport::Tls);
     let secure = req
@@ -123,7 +150,7 @@ fn scheme_of<B>(req: &Request<B>) -> &'static str {
         .get::<super::proxy::Forwarded>()
         .and_then(|forwarded| forwarded.secure)
         .unwrap_or(over_tls);
-    match (is_upgrade(req), secure) {
+    match (upgrade, secure) {
         (true, false) => "ws",
         (true, true) => "wss",
         (false, false) => "http",

@@ -17,7 +17,8 @@ pub(crate) struct Shared {
     pub(crate) routing: Arc<Routing>,
     /// This server's layer: its consumers use it, whatever other servers in the process use.
     pub(crate) layer: Arc<dyn ChannelLayer>,
-    pub(crate) config: ServerConfig,
+    /// Shared (not copied) by every connection, which reads its clock and socket settings from it.
+    pub(crate) config: Arc<ServerConfig>,
     pub(crate) connections: Tracker,
     /// WebSocket handshakes admitted under `max_connections` and not finished yet (see `limits::admit`).
     pub(crate) handshakes: Tracker,

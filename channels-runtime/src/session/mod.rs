@@ -25,7 +25,8 @@ mod cookies;
 mod http;
 pub(crate) mod sync;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -54,35 +55,45 @@ pub use self::http::{
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Session {
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
 }
 
 #[derive(Debug, Default)]
-struct State {
-    values: Map<String, Value>,
-    /// Changed since it was last loaded or saved: to be written back.
-    changed: bool,
+struct Shared {
+    values: Mutex<Map<String, Value>>,
+    /// Changed since it was last loaded or saved: to be written back. Set and cleared only with `values`
+    /// locked, so that it agrees with them; read without the lock by the server after each run (one
+    /// load: most runs change nothing).
+    changed: AtomicBool,
     /// The session of a WebSocket connection served by this process (its cache), not a worker's copy.
-    connection: bool,
-    /// Where [`Session::save`] writes: the reply channel's name and the layer, once a run is planned.
-    home: Option<(Arc<str>, Arc<dyn ChannelLayer>)>,
+    connection: AtomicBool,
+    /// Where [`Session::save`] writes: the reply channel's name and the layer, set when the first run is
+    /// planned.
+    home: OnceLock<Home>,
 }
 
+/// Where a session is written: its reply channel's name, and the layer.
+type Home = (Arc<str>, Arc<dyn ChannelLayer>);
+
 impl Session {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Map<String, Value>> {
         // Each critical section is one map operation; a poisoned map is still consistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared.values.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks the copy changed (or written back); the caller holds the lock on the values.
+    fn set_changed(&self, changed: bool) {
+        self.shared.changed.store(changed, Ordering::Release);
     }
 
     /// The value under `key`, cloned.
     pub fn get(&self, key: &str) -> Option<Value> {
-        self.lock().values.get(key).cloned()
+        self.lock().get(key).cloned()
     }
 
     /// The string under `key`, if it is one.
     pub fn get_str(&self, key: &str) -> Option<String> {
         self.lock()
-            .values
             .get(key)
             .and_then(Value::as_str)
             .map(str::to_owned)
@@ -90,16 +101,18 @@ impl Session {
 
     /// Stores `value` under `key`, returning the old value.
     pub fn set(&self, key: impl Into<String>, value: Value) -> Option<Value> {
-        let mut state = self.lock();
-        state.changed = true;
-        state.values.insert(key.into(), value)
+        let mut values = self.lock();
+        self.set_changed(true);
+        values.insert(key.into(), value)
     }
 
     /// Removes `key`, returning its value.
     pub fn remove(&self, key: &str) -> Option<Value> {
-        let mut state = self.lock();
-        let old = state.values.remove(key);
-        state.changed |= old.is_some();
+        let mut values = self.lock();
+        let old = values.remove(key);
+        if old.is_some() {
+            self.set_changed(true);
+        }
         old
     }
 
@@ -113,34 +126,36 @@ impl Session {
     /// assert!(session.is_empty());
     /// ```
     pub fn clear(&self) {
-        let mut state = self.lock();
-        state.changed |= !state.values.is_empty();
-        state.values.clear();
+        let mut values = self.lock();
+        if !values.is_empty() {
+            self.set_changed(true);
+        }
+        values.clear();
     }
 
     /// Whether `key` is set.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.lock().values.contains_key(key)
+        self.lock().contains_key(key)
     }
 
     /// The keys, in order.
     pub fn keys(&self) -> Vec<String> {
-        self.lock().values.keys().cloned().collect()
+        self.lock().keys().cloned().collect()
     }
 
     /// How many keys are set.
     pub fn len(&self) -> usize {
-        self.lock().values.len()
+        self.lock().len()
     }
 
     /// Whether no key is set.
     pub fn is_empty(&self) -> bool {
-        self.lock().values.is_empty()
+        self.lock().is_empty()
     }
 
     /// A copy of the whole session, as a JSON object.
     pub fn to_map(&self) -> Map<String, Value> {
-        self.lock().values.clone()
+        self.lock().clone()
     }
 
     /// Writes the session to the channel layer now, if it changed, instead of when the consumer
@@ -159,56 +174,65 @@ impl Session {
     /// }
     /// ```
     pub async fn save(&self) -> crate::Result<()> {
-        let (home, changes) = {
-            let state = self.lock();
-            match (&state.home, state.changed) {
-                (Some(home), true) => (home.clone(), state.values.clone()),
-                _ => return Ok(()),
-            }
+        let Some(((key, layer), changes)) = self.home_and_changes() else {
+            return Ok(());
         };
-        home.1.session_save(&home.0, &changes).await?;
+        layer.session_save(&key, &changes).await?;
         self.saved(&changes);
         Ok(())
     }
 
-    /// Where [`save`](Self::save) writes (set by the server before each run, once is enough).
-    pub(crate) fn set_home(&self, key: &Arc<str>, layer: &Arc<dyn ChannelLayer>) {
-        let mut state = self.lock();
-        if state.home.is_none() {
-            state.home = Some((key.clone(), layer.clone()));
-        }
+    /// Before a run on this session: sets where [`save`](Self::save) writes (the first time; it never
+    /// changes), and says whether it is a WebSocket connection's (see [`sync`]). No lock.
+    pub(crate) fn prepare(&self, key: &Arc<str>, layer: &Arc<dyn ChannelLayer>) -> bool {
+        self.shared
+            .home
+            .get_or_init(|| (key.clone(), layer.clone()));
+        self.is_connection()
     }
 
     /// The session of a WebSocket connection (its in-process cache): see [`sync`].
     pub(crate) fn mark_connection(&self) {
-        self.lock().connection = true;
+        self.shared.connection.store(true, Ordering::Release);
     }
 
     pub(crate) fn is_connection(&self) -> bool {
-        self.lock().connection
+        self.shared.connection.load(Ordering::Acquire)
+    }
+
+    /// Whether the copy changed since it was last loaded or saved. No lock.
+    pub(crate) fn is_changed(&self) -> bool {
+        self.shared.changed.load(Ordering::Acquire)
+    }
+
+    /// Where the copy is written, and what to write, if it changed since it was loaded or saved.
+    pub(crate) fn home_and_changes(&self) -> Option<(Home, Map<String, Value>)> {
+        let home = self.shared.home.get()?;
+        let changes = self.changes()?;
+        Some((home.clone(), changes))
     }
 
     /// Replaces the copy with what the layer holds (`None`: nothing, or it expired), unless it has
     /// changes not yet written back (a save that failed: they are written at the next save).
     pub(crate) fn replace_unless_changed(&self, loaded: Option<Map<String, Value>>) {
-        let mut state = self.lock();
-        if state.changed {
+        let mut values = self.lock();
+        if self.is_changed() {
             return;
         }
-        state.values = loaded.unwrap_or_default();
+        *values = loaded.unwrap_or_default();
     }
 
     /// What to write back, if the copy changed since it was loaded or saved.
     pub(crate) fn changes(&self) -> Option<Map<String, Value>> {
-        let state = self.lock();
-        state.changed.then(|| state.values.clone())
+        let values = self.lock();
+        self.is_changed().then(|| values.clone())
     }
 
     /// The copy was written back: `saved` is what was written (a change made meanwhile stays to write).
     pub(crate) fn saved(&self, saved: &Map<String, Value>) {
-        let mut state = self.lock();
-        if &state.values == saved {
-            state.changed = false;
+        let values = self.lock();
+        if &*values == saved {
+            self.set_changed(false);
         }
     }
 }
@@ -268,7 +292,10 @@ mod tests {
         // Nowhere to go yet: a no-op.
         session.save().await.expect("ok");
         let key: Arc<str> = Arc::from("specific.test!1");
-        session.set_home(&key, &layer);
+        assert!(
+            !session.prepare(&key, &layer),
+            "a worker's copy, not a connection's"
+        );
         session.save().await.expect("saved");
         assert_eq!(
             layer.session_load(&key).await.expect("loads"),

@@ -10,49 +10,63 @@ use crate::message::events;
 
 use super::Session;
 
-/// What one consumer run does with its session.
+/// What one consumer run does with its session, decided before it starts ([`SessionSync::plan`]).
+#[derive(Debug)]
+pub(crate) enum Plan {
+    /// Nothing: no session to keep (no reply channel, an HTTP request), or a connection's disconnect
+    /// with a current copy (nothing to load, and the session is deleted right after).
+    Nothing,
+    /// Nothing to load (the connection's copy is current): write the session back after the run if it
+    /// changed ([`write_back`]).
+    SaveAfter(Session),
+    /// Load before the run, and write back after it if it changed.
+    LoadFirst(SessionSync),
+}
+
+/// A run that loads its session first: what it loads, and whether it writes back.
 #[derive(Debug)]
 pub(crate) struct SessionSync {
     key: Arc<str>,
     session: Session,
-    /// Reload before the run (every run but a connection's `websocket.connect`, whose reply channel is
-    /// new, so its session is empty).
-    load: bool,
     /// Write back after the run if it changed (every run but `websocket.disconnect`: the session is
     /// deleted right after it).
     save: bool,
 }
 
 impl SessionSync {
-    /// The plan for a run on `message`: `None` when it has no session to keep (no reply channel, or an
-    /// HTTP request, whose session would end with the request).
-    pub(crate) fn plan(message: &Message) -> Option<SessionSync> {
-        let key = message.content.reply_channel_name()?.clone();
+    /// The plan for a run on `message` with `layer`. Also tells the session where it lives
+    /// ([`Session::save`]).
+    ///
+    /// A connection's own copy is reloaded before each run unless it is current: at `websocket.connect`
+    /// (the reply channel is new, so its session is empty), or when the layer says nobody else can have
+    /// written it ([`ChannelLayer::session_may_have_changed`]). A worker's copy is always loaded.
+    pub(crate) fn plan(message: &Message, layer: &Arc<dyn ChannelLayer>) -> Plan {
+        let Some(key) = message.content.reply_channel_name() else {
+            return Plan::Nothing;
+        };
         let channel = message.channel();
         if channel.starts_with("http.") {
-            return None;
+            return Plan::Nothing;
         }
-        let session = message.channel_session().clone();
-        let connection = session.is_connection();
-        Some(SessionSync {
-            key,
-            load: !(connection && channel == events::WEBSOCKET_CONNECT),
-            save: !(connection && channel == events::WEBSOCKET_DISCONNECT),
-            session,
-        })
+        let session = message.channel_session();
+        let connection = session.prepare(key, layer);
+        let save = !(connection && channel == events::WEBSOCKET_DISCONNECT);
+        let load = !connection
+            || (channel != events::WEBSOCKET_CONNECT && layer.session_may_have_changed(key));
+        match (load, save) {
+            (true, _) => Plan::LoadFirst(SessionSync {
+                key: key.clone(),
+                session: session.clone(),
+                save,
+            }),
+            (false, true) => Plan::SaveAfter(session.clone()),
+            (false, false) => Plan::Nothing,
+        }
     }
 
     /// Loads the session from `layer` into the run's copy. A layer that fails leaves the copy as it
     /// was (logged): the consumer still runs.
     pub(crate) async fn load(&self, layer: &Arc<dyn ChannelLayer>) {
-        self.session.set_home(&self.key, layer);
-        if !self.load {
-            return;
-        }
-        // A connection's copy is current unless someone else may have written the session.
-        if self.session.is_connection() && !layer.session_may_have_changed(&self.key) {
-            return;
-        }
         match layer.session_load(&self.key).await {
             Ok(loaded) => self.session.replace_unless_changed(loaded),
             Err(error) => tracing::warn!(
@@ -69,18 +83,34 @@ impl SessionSync {
         if !self.save {
             return;
         }
-        let Some(changes) = self.session.changes() else {
-            return;
-        };
-        match layer.session_save(&self.key, &changes).await {
-            Ok(()) => self.session.saved(&changes),
-            Err(error) => tracing::warn!(
-                channel = &*self.key,
-                error = &error as &dyn std::error::Error,
-                "could not save the channel session; it is kept in this process and saved after the \
-                 next consumer"
-            ),
+        if let Some(changes) = self.session.changes() {
+            store(&self.session, &self.key, layer, changes).await;
         }
+    }
+}
+
+/// Writes `session` back where it lives (set by [`SessionSync::plan`]) if it changed: what
+/// [`Plan::SaveAfter`] does after the run.
+pub(crate) async fn write_back(session: &Session) {
+    if let Some(((key, layer), changes)) = session.home_and_changes() {
+        store(session, &key, &layer, changes).await;
+    }
+}
+
+async fn store(
+    session: &Session,
+    key: &str,
+    layer: &Arc<dyn ChannelLayer>,
+    changes: serde_json::Map<String, serde_json::Value>,
+) {
+    match layer.session_save(key, &changes).await {
+        Ok(()) => session.saved(&changes),
+        Err(error) => tracing::warn!(
+            channel = key,
+            error = &error as &dyn std::error::Error,
+            "could not save the channel session; it is kept in this process and saved after the next \
+             consumer"
+        ),
     }
 }
 

@@ -5,14 +5,18 @@
 //! [`Budget`] (its connections' reply channels): then it counts the bytes held for its client, from the
 //! push until the connection has written them ([`Queue::release`]), and a push that would go past the
 //! budget closes the channel or is dropped, as the budget says.
+//!
+//! A connection's reply channel may also have a [`DirectSink`]: its socket, written to by the push itself
+//! when the client is caught up (see [`Queue::set_sink`]), so that a consumer's reply costs one `send` and
+//! no further turn of the connection's loop.
 
 mod budget;
 #[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -36,12 +40,15 @@ pub(crate) struct Queue {
     /// Woken only when the queue goes past its byte budget: the connection may be waiting on a write.
     alarm: AtomicWaker,
     /// How many `pop` calls are waiting on `notify`.
-    async_waiters: AtomicUsize,
+    async_waiters: AtomicU32,
     /// Wakes senders waiting for room ([`Queue::push_wait`]); only signalled while someone waits.
     space: Notify,
-    space_waiters: AtomicUsize,
-    capacity: usize,
-    expiry: Duration,
+    space_waiters: AtomicU32,
+    /// At most this many messages (without a budget). 32 bits, and the expiry in nanoseconds, so that the
+    /// direct sink fits in the size a queue had without it (every connection has one).
+    capacity: u32,
+    /// Messages older than this (in nanoseconds; saturating at about 584 years) are not delivered.
+    expiry_nanos: u64,
     closed: AtomicBool,
     expired: AtomicU64,
     /// The byte bound that replaces `capacity`, set once by the server for a connection's reply channel.
@@ -50,6 +57,50 @@ pub(crate) struct Queue {
     held: AtomicUsize,
     /// With a budget: the queue went past it and was closed ([`OverBudget::Close`]).
     overflowed: AtomicBool,
+    /// The connection's socket, for direct writes ([`Queue::set_sink`]). Weak: the connection owns the
+    /// socket, and a queue that outlives it (a consumer keeps its reply channel) must not keep it open.
+    sink: OnceLock<Weak<dyn DirectSink>>,
+    /// With a sink: the socket belongs to the connection, so pushes queue instead of writing to it. Set
+    /// when the connection takes a message (it is "in hand" until its frame is on the socket), when it
+    /// writes anything itself, and by a direct write that left part of its frame; cleared by the
+    /// connection once everything it had is on the socket. Changed only under the `items` lock.
+    writing: AtomicBool,
+}
+
+/// A socket a push can write a data frame to at once: a connection's, registered on its reply channel's
+/// queue with [`Queue::set_sink`].
+///
+/// # Order
+///
+/// Messages reach the client in the order they were pushed, whichever thread pushes and whatever the
+/// connection is doing. The queue writes directly only under its lock, and only when the deque is empty
+/// and `writing` is false:
+///
+/// * every earlier message that went through the deque has been taken by the connection (the deque is
+///   empty); taking one set `writing`, which the connection clears only once everything it took is on
+///   the socket, so all of them are;
+/// * every earlier direct write is on the socket whole, or it left a rest, which set `writing`;
+/// * the connection writes to the socket only after setting `writing` (under the same lock, see
+///   [`Queue::claim_socket`]), so it cannot be writing now, and it can't start before this write ends;
+/// * a later push finds this message written (whole), or `writing` set (a rest), and then queues: the
+///   connection writes the rest before anything else (the wire puts it first), then what it takes.
+pub(crate) trait DirectSink: Send + Sync {
+    /// Writes `message`'s frame (a text or binary message sent by the connection's own consumers) if the
+    /// socket takes it without waiting.
+    /// Called under the queue's lock, only when nothing precedes the message. On [`Sent::Part`] the sink
+    /// keeps the rest, counting `cost` against the budget, for the connection to write first.
+    fn try_send(&self, message: &LayerMessage, cost: usize) -> Sent;
+}
+
+/// What a [`DirectSink`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// The whole frame is on the socket.
+    Whole,
+    /// Part of it is; the sink keeps the rest for the connection.
+    Part,
+    /// Nothing was written (the socket is full, failed, or the sink is off): queue the message.
+    Nothing,
 }
 
 /// Who pushes, which decides what a push past the budget does.
@@ -69,17 +120,23 @@ impl Queue {
             notify: Notify::new(),
             reader: AtomicWaker::new(),
             alarm: AtomicWaker::new(),
-            async_waiters: AtomicUsize::new(0),
+            async_waiters: AtomicU32::new(0),
             space: Notify::new(),
-            space_waiters: AtomicUsize::new(0),
-            capacity,
-            expiry,
+            space_waiters: AtomicU32::new(0),
+            capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
+            expiry_nanos: u64::try_from(expiry.as_nanos()).unwrap_or(u64::MAX),
             closed: AtomicBool::new(false),
             expired: AtomicU64::new(0),
             budget: OnceLock::new(),
             held: AtomicUsize::new(0),
             overflowed: AtomicBool::new(false),
+            sink: OnceLock::new(),
+            writing: AtomicBool::new(false),
         }
+    }
+
+    fn expiry(&self) -> Duration {
+        Duration::from_nanos(self.expiry_nanos)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Instant, LayerMessage)>> {
@@ -118,6 +175,18 @@ impl Queue {
             return Err((LayerError::ChannelClosed, message));
         }
         let budget = self.budget.get();
+        // Only the connection's own consumers' sends go directly (a reply is written by the consumer's
+        // run, without another turn of the connection's loop). Group and layer sends stay on the queue:
+        // written one push at a time, a broadcast of 1,000 messages/s to 1,000 members cost one TCP
+        // segment per delivery, over ten times the server CPU of the batches the connection writes when
+        // several messages wait for it.
+        if push == Push::Wait
+            && let Some(sink) = self.sink.get()
+            && matches!(message, LayerMessage::Text(_) | LayerMessage::Binary(_))
+            && self.try_direct(sink, &message, budget.is_some())
+        {
+            return Ok(());
+        }
         let cost = match budget {
             Some(budget) => {
                 let cost = cost_of(&message);
@@ -130,9 +199,9 @@ impl Queue {
         };
         let async_waiter = {
             let mut items = self.lock();
-            if budget.is_none() && items.len() >= self.capacity {
+            if budget.is_none() && items.len() >= self.capacity as usize {
                 self.drop_expired(&mut items, now);
-                if items.len() >= self.capacity {
+                if items.len() >= self.capacity as usize {
                     return Err((LayerError::ChannelFull, message));
                 }
             }
@@ -157,6 +226,76 @@ impl Queue {
         }
         self.reader.wake();
         Ok(())
+    }
+
+    /// Writes `message` to the connection's socket now if nothing precedes it (see [`DirectSink`] for why
+    /// that keeps the order); says whether it did (whole, or partly with the rest left to the connection).
+    /// Nothing written is queued by the caller as usual.
+    fn try_direct(
+        &self,
+        sink: &Weak<dyn DirectSink>,
+        message: &LayerMessage,
+        budgeted: bool,
+    ) -> bool {
+        let items = self.lock();
+        if !items.is_empty() || self.writing.load(Ordering::Relaxed) || self.is_closed() {
+            return false;
+        }
+        // Gone once the connection has dropped its socket.
+        let Some(sink) = sink.upgrade() else {
+            return false;
+        };
+        let cost = if budgeted { cost_of(message) } else { 0 };
+        match sink.try_send(message, cost) {
+            Sent::Whole => {
+                drop(items);
+                true
+            }
+            Sent::Part => {
+                // The rest is held for the client until the connection writes it, past the budget if it
+                // must: the frame has started.
+                if cost > 0 {
+                    self.held.fetch_add(cost, Ordering::AcqRel);
+                    crate::metrics::queued(cost);
+                }
+                // Release: the connection that sees `writing` (Acquire) sees the rest the sink stored.
+                self.writing.store(true, Ordering::Release);
+                drop(items);
+                drop(sink);
+                self.reader.wake();
+                true
+            }
+            Sent::Nothing => false,
+        }
+    }
+
+    /// Registers the connection's socket for direct writes. Set once (a later call does nothing); until
+    /// the connection first has nothing left to write ([`socket_idle`](Self::socket_idle)), pushes queue,
+    /// so that what the connection took before (its early messages) goes first.
+    pub(crate) fn set_sink(&self, sink: Weak<dyn DirectSink>) {
+        let _items = self.lock();
+        self.writing.store(true, Ordering::Release);
+        let _ = self.sink.set(sink);
+    }
+
+    /// The connection is about to write to its socket: from now on pushes queue, and a direct write in
+    /// progress has ended. Cheap when the socket is already the connection's (one load).
+    pub(crate) fn claim_socket(&self) {
+        if self.writing.load(Ordering::Acquire) {
+            return;
+        }
+        let _items = self.lock();
+        self.writing.store(true, Ordering::Release);
+    }
+
+    /// The connection has written everything it took and holds nothing for the socket: pushes may write
+    /// directly again while the deque is empty.
+    pub(crate) fn socket_idle(&self) {
+        if !self.writing.load(Ordering::Acquire) {
+            return;
+        }
+        let _items = self.lock();
+        self.writing.store(false, Ordering::Release);
     }
 
     /// Counts `cost` bytes against the budget, or applies what the budget says for a push past it. One
@@ -256,9 +395,10 @@ impl Queue {
     /// one).
     fn drop_expired(&self, items: &mut VecDeque<(Instant, LayerMessage)>, now: Instant) -> usize {
         let budgeted = self.budget.get().is_some();
+        let expiry = self.expiry();
         let mut freed = 0;
         while let Some((at, message)) = items.front() {
-            if now.duration_since(*at) < self.expiry {
+            if now.duration_since(*at) < expiry {
                 break;
             }
             if budgeted {
@@ -308,12 +448,17 @@ impl Queue {
         let (popped, freed) = {
             let mut items = self.lock();
             let front_at = items.front()?.0;
-            let freed = if super::clock::surely_fresh(front_at, self.expiry) {
+            let freed = if super::clock::surely_fresh(front_at, self.expiry()) {
                 0
             } else {
                 self.drop_expired(&mut items, Instant::now())
             };
-            (items.pop_front().map(|(_, message)| message), freed)
+            let popped = items.pop_front().map(|(_, message)| message);
+            // A message taken is in hand until its frame is on the socket: pushes queue behind it.
+            if popped.is_some() && self.sink.get().is_some() {
+                self.writing.store(true, Ordering::Release);
+            }
+            (popped, freed)
         };
         if freed > 0 {
             self.release(freed);
@@ -398,10 +543,10 @@ impl Drop for Queue {
 }
 
 /// Counts one waiting `pop` for as long as it lives (also when the `pop` future is dropped).
-struct Waiting<'a>(&'a AtomicUsize);
+struct Waiting<'a>(&'a AtomicU32);
 
 impl<'a> Waiting<'a> {
-    fn new(counter: &'a AtomicUsize) -> Self {
+    fn new(counter: &'a AtomicU32) -> Self {
         counter.fetch_add(1, Ordering::SeqCst);
         Waiting(counter)
     }

@@ -174,3 +174,208 @@ async fn an_overflow_wakes_the_alarm() {
     let _ = q.push(text_of(900));
     waiter.await.unwrap();
 }
+
+/// Every connection has a queue: the direct sink had to fit in the size it had without one (232 bytes
+/// on 64-bit targets).
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn a_queue_is_no_larger_than_before_the_direct_sink() {
+    assert!(
+        std::mem::size_of::<Queue>() <= 232,
+        "Queue is {} bytes",
+        std::mem::size_of::<Queue>()
+    );
+}
+
+/// A sink that answers what it is told to and records what it was offered.
+#[derive(Debug)]
+struct Recording {
+    answer: Mutex<Sent>,
+    offered: Mutex<Vec<(LayerMessage, usize)>>,
+}
+
+impl Recording {
+    fn new(answer: Sent) -> Arc<Self> {
+        Arc::new(Recording {
+            answer: Mutex::new(answer),
+            offered: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn answer(&self, answer: Sent) {
+        *self.answer.lock().unwrap() = answer;
+    }
+
+    fn offered(&self) -> Vec<LayerMessage> {
+        self.offered
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(m, _)| m.clone())
+            .collect()
+    }
+}
+
+impl DirectSink for Recording {
+    fn try_send(&self, message: &LayerMessage, cost: usize) -> Sent {
+        self.offered.lock().unwrap().push((message.clone(), cost));
+        *self.answer.lock().unwrap()
+    }
+}
+
+/// A waker that records that it was woken.
+struct Woken(AtomicBool);
+
+impl futures_util::task::ArcWake for Woken {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A queue with `sink` registered, caught up (as after the connection's first flush).
+fn with_sink(sink: &Arc<Recording>) -> Queue {
+    let q = Queue::new(100, Duration::from_secs(60));
+    let weak: Weak<dyn DirectSink> = Arc::downgrade(sink) as Weak<Recording>;
+    q.set_sink(weak);
+    q.socket_idle();
+    q
+}
+
+#[tokio::test]
+async fn a_caught_up_queue_hands_data_frames_to_its_sink() {
+    let sink = Recording::new(Sent::Whole);
+    let q = with_sink(&sink);
+    q.push_wait(LayerMessage::text("a")).await.unwrap();
+    q.push_wait(LayerMessage::Binary(bytes::Bytes::from_static(b"b")))
+        .await
+        .unwrap();
+    assert_eq!(q.len(), 0, "written, not queued");
+    assert_eq!(
+        sink.offered(),
+        [
+            LayerMessage::text("a"),
+            LayerMessage::Binary(bytes::Bytes::from_static(b"b"))
+        ]
+    );
+    // Anything else is for the connection itself.
+    q.push_wait(LayerMessage::Close(1000)).await.unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(sink.offered().len(), 2);
+}
+
+#[tokio::test]
+async fn nothing_is_written_directly_before_the_first_idle() {
+    let sink = Recording::new(Sent::Whole);
+    let q = Queue::new(100, Duration::from_secs(60));
+    q.set_sink(Arc::downgrade(&sink) as Weak<Recording>);
+    q.push_wait(LayerMessage::text("early")).await.unwrap();
+    assert_eq!(q.len(), 1);
+    assert!(sink.offered().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_write_is_queued_and_the_next_push_queues_behind_it() {
+    let sink = Recording::new(Sent::Nothing);
+    let q = with_sink(&sink);
+    q.push_wait(LayerMessage::text("1")).await.unwrap();
+    assert_eq!(q.len(), 1);
+    sink.answer(Sent::Whole);
+    q.push_wait(LayerMessage::text("2")).await.unwrap();
+    assert_eq!(q.len(), 2, "not written past the queued one");
+    assert_eq!(sink.offered(), [LayerMessage::text("1")]);
+}
+
+/// The race the `writing` flag exists for, in the order that would break it: the connection takes a
+/// message (its frame is not on the socket yet), then a push arrives with the deque empty.
+#[tokio::test]
+async fn a_message_in_hand_keeps_later_pushes_queued_until_the_connection_is_idle() {
+    let sink = Recording::new(Sent::Nothing);
+    let q = with_sink(&sink);
+    q.push_wait(LayerMessage::text("1")).await.unwrap();
+    sink.answer(Sent::Whole);
+    assert_eq!(q.try_pop(), Some(LayerMessage::text("1")));
+    // "1" is in hand: "2" must not overtake it.
+    q.push_wait(LayerMessage::text("2")).await.unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(sink.offered(), [LayerMessage::text("1")]);
+    // Written by the connection: still "2" waits in the deque, so "3" queues too.
+    q.socket_idle();
+    q.push_wait(LayerMessage::text("3")).await.unwrap();
+    assert_eq!(q.len(), 2);
+    assert_eq!(q.try_pop(), Some(LayerMessage::text("2")));
+    assert_eq!(q.try_pop(), Some(LayerMessage::text("3")));
+    q.socket_idle();
+    q.push_wait(LayerMessage::text("4")).await.unwrap();
+    assert_eq!(q.len(), 0);
+    assert_eq!(
+        sink.offered(),
+        [LayerMessage::text("1"), LayerMessage::text("4")]
+    );
+}
+
+#[tokio::test]
+async fn a_claimed_socket_takes_no_direct_write() {
+    let sink = Recording::new(Sent::Whole);
+    let q = with_sink(&sink);
+    q.claim_socket();
+    q.push_wait(LayerMessage::text("x")).await.unwrap();
+    assert_eq!(q.len(), 1);
+    assert!(sink.offered().is_empty());
+}
+
+#[tokio::test]
+async fn a_partial_write_counts_its_rest_claims_the_socket_and_wakes_the_reader() {
+    let sink = Recording::new(Sent::Part);
+    let (q, _) = budgeted(10_000, OverBudget::Close);
+    q.set_sink(Arc::downgrade(&sink) as Weak<Recording>);
+    q.socket_idle();
+    // The connection waits on its inbox.
+    let woken = Arc::new(Woken(AtomicBool::new(false)));
+    let waker = futures_util::task::waker(woken.clone());
+    assert!(q.poll_pop(&mut Context::from_waker(&waker)).is_pending());
+    q.push_wait(text_of(100)).await.unwrap();
+    let cost = 100 + budget::PER_MESSAGE;
+    assert_eq!(
+        q.held(),
+        cost,
+        "the rest is held until the connection writes it"
+    );
+    assert_eq!(sink.offered.lock().unwrap()[0].1, cost);
+    assert!(
+        woken.0.load(Ordering::SeqCst),
+        "the connection is woken to write the rest"
+    );
+    sink.answer(Sent::Whole);
+    q.push_wait(text_of(1)).await.unwrap();
+    assert_eq!(q.len(), 1, "queued behind the rest");
+}
+
+#[tokio::test]
+async fn a_closed_queue_writes_nothing_directly() {
+    let sink = Recording::new(Sent::Whole);
+    let q = with_sink(&sink);
+    q.close();
+    assert_eq!(
+        q.push_wait(LayerMessage::text("x")).await,
+        Err(LayerError::ChannelClosed)
+    );
+    assert!(sink.offered().is_empty());
+}
+
+#[tokio::test]
+async fn a_dropped_sink_leaves_the_queue_path() {
+    let sink = Recording::new(Sent::Whole);
+    let q = with_sink(&sink);
+    drop(sink);
+    q.push_wait(LayerMessage::text("x")).await.unwrap();
+    assert_eq!(q.len(), 1);
+}
+
+#[tokio::test]
+async fn group_and_layer_sends_stay_on_the_queue_even_when_caught_up() {
+    let sink = Recording::new(Sent::Whole);
+    let q = with_sink(&sink);
+    q.push(LayerMessage::text("group")).unwrap();
+    assert_eq!(q.len(), 1);
+    assert!(sink.offered().is_empty());
+}

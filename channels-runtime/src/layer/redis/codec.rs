@@ -159,25 +159,28 @@ impl Codec {
             }
             None => payload,
         };
+        // The top-level dict is read by hand: `__asgi_channel__` (a group message's list of members)
+        // goes straight to strings, without a msgpack value per name.
         let mut reader = payload;
-        let value = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_DEPTH)
-            .map_err(|e| CodecError::Msgpack(e.to_string()))?;
-        let Msgpack::Map(entries) = value else {
-            return Err(CodecError::Shape("not a dict"));
+        let len = match reader.first() {
+            Some(0x80..=0x8f | 0xde | 0xdf) => rmp::decode::read_map_len(&mut reader)
+                .map_err(|e| CodecError::Msgpack(e.to_string()))?,
+            Some(_) => return Err(CodecError::Shape("not a dict")),
+            None => return Err(CodecError::Msgpack("no bytes".to_owned())),
         };
-        let mut dict = Vec::with_capacity(entries.len());
+        let mut dict = Vec::with_capacity((len as usize).min(reader.len()));
         let mut channels = Channels::Key;
-        for (key, value) in entries {
-            let Msgpack::String(key) = key else {
-                return Err(CodecError::Shape("a key is not a string"));
-            };
-            let key = key
-                .into_str()
-                .ok_or(CodecError::Shape("a key is not UTF-8"))?;
+        for _ in 0..len {
+            let key = read_str(&mut reader).map_err(|error| match error {
+                CodecError::Shape(_) => CodecError::Shape("a key is not a string"),
+                other => other,
+            })?;
             if key == ASGI_CHANNEL {
-                channels = asgi_channels(value)?;
+                channels = asgi_channels(&mut reader)?;
             } else {
-                dict.push((key, value));
+                let value = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_DEPTH - 1)
+                    .map_err(|e| CodecError::Msgpack(e.to_string()))?;
+                dict.push((key.to_owned(), value));
             }
         }
         Ok(Decoded {
@@ -283,21 +286,39 @@ fn write_json(buf: &mut ByteBuf, value: &Value) {
     }
 }
 
-fn asgi_channels(value: Msgpack) -> Result<Channels, CodecError> {
+/// Reads one msgpack string at the start of `reader`, borrowed.
+fn read_str<'a>(reader: &mut &'a [u8]) -> Result<&'a str, CodecError> {
+    if !matches!(reader.first(), Some(0xa0..=0xbf | 0xd9..=0xdb)) {
+        return Err(CodecError::Shape("not a string"));
+    }
+    let len = rmp::decode::read_str_len(reader).map_err(|e| CodecError::Msgpack(e.to_string()))?;
+    let (bytes, rest) = reader
+        .split_at_checked(len as usize)
+        .ok_or_else(|| CodecError::Msgpack("a string is cut short".to_owned()))?;
+    *reader = rest;
+    std::str::from_utf8(bytes).map_err(|_| CodecError::Shape("a string is not UTF-8"))
+}
+
+/// `__asgi_channel__`: one channel name (`send`) or a list of them (`group_send`).
+fn asgi_channels(reader: &mut &[u8]) -> Result<Channels, CodecError> {
     const BAD: CodecError =
         CodecError::Shape("__asgi_channel__ is not a channel name or a list of them");
-    match value {
-        Msgpack::String(name) => Ok(Channels::Named(vec![name.into_str().ok_or(BAD)?])),
-        Msgpack::Array(names) => names
-            .into_iter()
-            .map(|name| match name {
-                Msgpack::String(name) => name.into_str().ok_or(BAD),
-                _ => Err(BAD),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Channels::Named),
-        _ => Err(BAD),
+    let bad = |error: CodecError| match error {
+        CodecError::Shape(_) => BAD,
+        other => other,
+    };
+    if !matches!(reader.first(), Some(0x90..=0x9f | 0xdc | 0xdd)) {
+        return Ok(Channels::Named(vec![
+            read_str(reader).map_err(bad)?.to_owned(),
+        ]));
     }
+    let len =
+        rmp::decode::read_array_len(reader).map_err(|e| CodecError::Msgpack(e.to_string()))?;
+    let mut names = Vec::with_capacity((len as usize).min(reader.len()));
+    for _ in 0..len {
+        names.push(read_str(reader).map_err(bad)?.to_owned());
+    }
+    Ok(Channels::Named(names))
 }
 
 /// msgpack to JSON: bytes become a list of numbers 0-255 (as the runtime's `bytes` keys take them),

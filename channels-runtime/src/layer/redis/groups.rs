@@ -80,7 +80,12 @@ pub(super) struct Plan {
 impl Plan {
     /// Groups `members` by key as channels_redis's `_map_channel_keys_to_connection` does; members
     /// whose non-local name is `ours` are kept apart for local delivery.
-    pub(super) fn new(prefix: &str, hosts: usize, ours: &str, members: Vec<String>) -> Plan {
+    pub(super) fn new<'a>(
+        prefix: &str,
+        hosts: usize,
+        ours: &str,
+        members: impl IntoIterator<Item = &'a str>,
+    ) -> Plan {
         let mut plan = Plan::default();
         let mut index: HashMap<String, (usize, usize)> = HashMap::new();
         for member in members {
@@ -119,9 +124,7 @@ mod tests {
             "specific.aaa!2",
             "jobs",
             "specific.me!1",
-        ]
-        .map(String::from)
-        .to_vec();
+        ];
         let plan = Plan::new("asgi", 1, "me!", members);
         assert_eq!(plan.local, vec![Arc::<str>::from("specific.me!1")]);
         let host = &plan.hosts[&0];
@@ -145,7 +148,7 @@ mod tests {
     #[test]
     fn keys_follow_the_consistent_hash_of_the_non_local_name() {
         // Python: _consistent_hash("specific.abc!", 3) == 2
-        let plan = Plan::new("asgi", 3, "me!", vec!["specific.abc!xyz".into()]);
+        let plan = Plan::new("asgi", 3, "me!", ["specific.abc!xyz"]);
         assert_eq!(plan.hosts[&2].keys, ["asgispecific.abc!"]);
     }
 

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::codec::{Codec, Target};
 use super::config::Capacities;
+use super::fanout::Fanout;
 use super::groups::{Memberships, Plan};
 use super::keys::{channel_key, group_key, non_local_name};
 use super::receive::{Slot, process_loop, pull};
@@ -113,6 +114,7 @@ impl RedisLayer {
             shards,
             counters,
             memberships: Memberships::default(),
+            fanout: Fanout::default(),
             last_score: AtomicI64::new(0),
             next_host: AtomicUsize::new(0),
         });
@@ -157,7 +159,11 @@ impl RedisLayer {
 
     /// What the layer counted since it was made: failed operations, reconnections, restarts, drops.
     pub fn stats(&self) -> RedisStats {
-        self.inner.core.counters.snapshot()
+        let core = &self.inner.core;
+        RedisStats {
+            dropped: core.dropped(),
+            ..core.counters.snapshot()
+        }
     }
 
     fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
@@ -280,6 +286,9 @@ impl ChannelLayer for RedisLayer {
         })
         .await?;
         core.memberships.discard(group, channel);
+        if core.is_ours(channel) {
+            core.fanout.discarded(&core.local, group, channel);
+        }
         Ok(())
     }
 
@@ -289,15 +298,21 @@ impl ChannelLayer for RedisLayer {
         self.inner.shared_names.note(core, &message);
         let members = core.members(group).await?;
         let ours = format!("{}!", core.client_prefix);
-        let plan = Plan::new(&core.prefix, core.shards.len(), &ours, members);
-        let body = Codec::body(&message);
+        let plan = core
+            .fanout
+            .plan(group, &members, |names| {
+                Plan::new(&core.prefix, core.shards.len(), &ours, names)
+            })
+            .map_err(|error| core.failed(LayerError::unavailable("read a group", error)))?;
+        let body = (!plan.hosts.is_empty()).then(|| Codec::body(&message));
         let score = core.next_score();
         let expiry = core.expiry_secs();
         for (host, keys) in &plan.hosts {
+            let Some(body) = &body else { break };
             let members: Vec<Vec<u8>> = keys
                 .channels
                 .iter()
-                .map(|channels| core.codec.frame(&body, Target::Many(channels)))
+                .map(|channels| core.codec.frame(body, Target::Many(channels)))
                 .collect();
             let capacities: Vec<usize> = keys
                 .channels
@@ -333,11 +348,14 @@ impl ChannelLayer for RedisLayer {
                 );
             }
         }
-        let closed: Vec<Arc<str>> = plan
-            .local
-            .into_iter()
-            .filter(|channel| !core.push_local(channel, message.clone()))
-            .collect();
+        let closed = core.fanout.deliver(
+            &core.local,
+            group,
+            members,
+            plan,
+            &message,
+            core.limits.group_expiry / 2,
+        );
         if !closed.is_empty() {
             core.forget_closed(group, &closed).await;
         }
@@ -349,7 +367,7 @@ impl ChannelLayer for RedisLayer {
     }
 
     fn dropped(&self) -> u64 {
-        self.inner.core.counters.dropped_count()
+        self.inner.core.dropped()
     }
 
     async fn session_load(

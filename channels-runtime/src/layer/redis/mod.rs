@@ -2,6 +2,7 @@
 mod codec;
 mod config;
 mod crypt;
+mod fanout;
 mod groups;
 mod keys;
 mod layer;

@@ -61,6 +61,20 @@ return over
     ))
 });
 
+/// Reads a group: removes members older than the group expiry, then returns the others, oldest join
+/// first, as one msgpack list of strings (`cmsgpack.pack`). KEYS[1] the group. ARGV: cutoff (join time
+/// at or below which a member has expired). One string instead of a RESP array of names: the client
+/// parses a 1,000-member reply as one buffer instead of 1,000 values, and a group send compares it
+/// whole with the last one it read (see `fanout`).
+pub(super) static GROUP_MEMBERS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
+return cmsgpack.pack(redis.call('ZRANGE', KEYS[1], 0, -1))
+",
+    )
+});
+
 /// Adds a member. KEYS[1] the group. ARGV: deadline, channel, score, group expiry. Returns 1 or `LATE`.
 pub(super) static GROUP_ADD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::codec::{Channels, Codec, CodecError};
 use super::config::Capacities;
+use super::fanout::Fanout;
 use super::groups::Memberships;
 use super::keys::{consistent_hash, group_key, non_local_name};
 use super::scripts;
@@ -30,6 +31,8 @@ pub(super) struct Core {
     pub(super) local: LocalRegistry,
     pub(super) counters: Arc<Counters>,
     pub(super) memberships: Memberships,
+    /// Group sends' local half: this process's members of each group, as last read from Redis.
+    pub(super) fanout: Fanout,
     /// The last score given, in microseconds: scores only grow, so one sender's messages keep their order.
     pub(super) last_score: AtomicI64,
     /// The host the next send to a normal channel goes to (channels_redis's `_send_index_generator`).
@@ -85,6 +88,12 @@ impl Core {
                 .is_some_and(|name| name.ends_with(&self.client_prefix))
     }
 
+    /// Group messages dropped for full members: those bound for other processes (counted here) and
+    /// those for this process's members (counted by the registry that delivers them).
+    pub(super) fn dropped(&self) -> u64 {
+        self.counters.dropped_count() + self.local.dropped()
+    }
+
     pub(super) fn host_of(&self, name: &str) -> usize {
         consistent_hash(name, self.shards.len())
     }
@@ -107,6 +116,22 @@ impl Core {
             tracing::warn!("message without __asgi_channel__ on a process key dropped");
             return;
         };
+        // A group message whose list of channels came before, all this process's: a registry group
+        // of exactly those channels delivers it, as in memory.
+        if names.len() > 1
+            && let Some(closed) = self.fanout.deliver_named(
+                &self.local,
+                &names,
+                &decoded.messages,
+                self.limits.group_expiry / 2,
+                |name| self.is_ours(name),
+            )
+        {
+            for _ in 0..closed * decoded.messages.len() {
+                self.counters.undeliverable();
+            }
+            return;
+        }
         for name in &names {
             if !self.is_ours(name) {
                 self.counters.undeliverable();
@@ -244,21 +269,16 @@ impl Core {
         Ok(answer)
     }
 
-    /// The members of `group`, after purging those older than the group expiry.
-    pub(super) async fn members(&self, group: &str) -> Result<Vec<String>, LayerError> {
+    /// The members of `group`, after purging those older than the group expiry, as the msgpack list
+    /// [`scripts::GROUP_MEMBERS`] returns (read with [`unpack_names`](super::fanout::unpack_names)).
+    pub(super) async fn members(&self, group: &str) -> Result<Vec<u8>, LayerError> {
         let key = group_key(&self.prefix, group);
         let cutoff = Core::cutoff(self.limits.group_expiry);
         self.shards[self.host_of(group)]
             .run("read a group", self.deadline(), |mut con, _| {
-                let pipe = redis::pipe()
-                    .zrembyscore(&key, 0, cutoff)
-                    .ignore()
-                    .zrange(&key, 0, -1)
-                    .clone();
-                async move {
-                    let (members,): (Vec<String>,) = pipe.query_async(&mut con).await?;
-                    Ok(members)
-                }
+                let mut invocation = scripts::GROUP_MEMBERS.prepare_invoke();
+                invocation.key(&key).arg(cutoff);
+                async move { invocation.invoke_async(&mut con).await }
             })
             .await
             .map_err(|e| self.failed(e))

@@ -8,10 +8,12 @@
 //! nothing is yet, sets itself for the next thing.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::ServerConfig;
 
@@ -43,6 +45,7 @@ impl Clock {
     /// The clock of a connection opening now, or `None` when `config` asks for neither pings nor a
     /// lifetime (then nothing is kept at all).
     pub(super) fn new(config: &ClockConfig) -> Option<Clock> {
+        let config = &*config.0;
         if config.ping_interval.is_none() && config.max_lifetime.is_none() {
             return None;
         }
@@ -119,26 +122,25 @@ impl Clock {
     }
 }
 
-/// The part of [`ServerConfig`] a [`Clock`] needs, kept by each connection.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ClockConfig {
-    ping_interval: Option<Duration>,
-    ping_timeout: Duration,
-    max_lifetime: Option<Duration>,
-}
+/// The server's config as a connection reads it: its [`Clock`]'s settings, its socket's. One shared
+/// pointer per connection rather than copies of the durations and buffer sizes it needs, as every open
+/// connection keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct ClockConfig(Arc<ServerConfig>);
 
 impl ClockConfig {
     /// How long a pinged peer has to answer.
     pub(super) fn ping_timeout(&self) -> Duration {
-        self.ping_timeout
+        self.0.ping_timeout
     }
 
-    pub(crate) fn of(config: &ServerConfig) -> Self {
-        ClockConfig {
-            ping_interval: config.ping_interval,
-            ping_timeout: config.ping_timeout,
-            max_lifetime: config.max_lifetime,
-        }
+    /// tungstenite's settings for the connection's socket.
+    pub(super) fn websocket(&self) -> WebSocketConfig {
+        self.0.websocket_config()
+    }
+
+    pub(crate) fn of(config: &Arc<ServerConfig>) -> Self {
+        ClockConfig(config.clone())
     }
 }
 
@@ -147,11 +149,12 @@ mod tests {
     use super::*;
 
     fn config(ping: Option<u64>, timeout: u64, lifetime: Option<u64>) -> ClockConfig {
-        ClockConfig {
-            ping_interval: ping.map(Duration::from_secs),
-            ping_timeout: Duration::from_secs(timeout),
-            max_lifetime: lifetime.map(Duration::from_secs),
-        }
+        ClockConfig::of(&Arc::new(
+            ServerConfig::default()
+                .ping_interval(ping.map(Duration::from_secs))
+                .ping_timeout(Duration::from_secs(timeout))
+                .max_lifetime(lifetime.map(Duration::from_secs)),
+        ))
     }
 
     /// What comes due next, and how long (on the paused clock) after `start` it came.

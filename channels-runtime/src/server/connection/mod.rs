@@ -29,8 +29,8 @@ use futures_util::FutureExt;
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Utf8Bytes};
 
 use super::bindings::Bindings;
@@ -145,8 +145,7 @@ pub(crate) struct Connection {
     pub(crate) close_timeout: Duration,
     pub(crate) write_timeout: Duration,
     pub(crate) shutdown: Arc<super::Shutdown>,
-    pub(crate) websocket: WebSocketConfig,
-    /// Pings and the maximum lifetime (see `clock`).
+    /// Pings and the maximum lifetime (see `clock`), and the socket's settings.
     pub(crate) clock: clock::ClockConfig,
     /// Counts this connection as open until it is dropped, disconnect consumer included.
     pub(crate) tracked: super::TrackerGuard,
@@ -211,7 +210,6 @@ impl Connection {
             close_timeout: shared.config.close_timeout,
             write_timeout: shared.config.write_timeout,
             shutdown: shared.shutdown.clone(),
-            websocket: shared.config.websocket_config(),
             clock: clock::ClockConfig::of(&shared.config),
             tracked,
         }
@@ -230,7 +228,11 @@ impl Connection {
         running: Option<Running>,
     ) -> impl Future<Output = ()> + Send + 'static {
         // An `async` block, not an `async fn`: an async fn keeps its arguments twice in its state
-        // (rust-lang/rust#62958), and this state is paid for by every open connection.
+        // (rust-lang/rust#62958), and this state is paid for by every open connection. For the same
+        // reason the connect consumer still running is boxed until `serve` takes it: captured as it is,
+        // it would be stored twice (here and in `serve`'s state), and it is rare (a connect consumer
+        // that accepts and keeps running), while the space would be paid by every connection.
+        let running = running.map(Box::new);
         async move {
             let upgraded = match upgrade.await {
                 Ok(upgraded) => upgraded,
@@ -245,7 +247,7 @@ impl Connection {
             // `from_raw_socket` is async in name only (it never waits); taking its result at once keeps its
             // state out of this long-lived future.
             let Some(mut socket) =
-                WebSocketStream::from_raw_socket(wire, Role::Server, Some(self.websocket))
+                WebSocketStream::from_raw_socket(wire, Role::Server, Some(self.clock.websocket()))
                     .now_or_never()
             else {
                 tracing::error!("WebSocket set-up did not complete at once; connection dropped");
@@ -255,7 +257,14 @@ impl Connection {
             };
             // A consumer still running when the connection closes is cancelled: `serve` drops it on return.
             let mut order: u64 = 1;
-            let ended = self.serve(&mut socket, running, &mut order).await;
+            // The close line names the connection (`observe::closed`) without a span.
+            let (scope, channel) = (self.scope.clone(), self.inbox.shared_name());
+            let ended = crate::server::observe::in_connection(
+                scope,
+                channel,
+                self.serve(&mut socket, running.map(|running| *running), &mut order),
+            )
+            .await;
             drop(socket);
             // Boxed: it runs once, at the end, and its state should not weigh on every open connection.
             Box::pin(self.into_endpoint().finish(order, ended.code)).await;

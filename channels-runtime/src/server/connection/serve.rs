@@ -30,6 +30,8 @@ enum Wake {
     OverBudget,
     /// Something came due on the connection's clock: a ping to send, a peer gone quiet, its lifetime.
     Clock(Due),
+    /// A direct write left part of a frame (see `wire`): the connection writes the rest.
+    Rest,
 }
 
 /// What the serve loop does next, as the step before decided.
@@ -130,6 +132,7 @@ impl Connection {
                         Utf8Bytes::from_static("server shutting down"),
                     )),
                     Wake::OverBudget => Next::Close(Close::Slow(Slow::OverBudget)),
+                    Wake::Rest => Next::Flush,
                 };
                 // `next` lives only here, not across the wait above: it is not part of every idle
                 // connection's state.
@@ -273,6 +276,11 @@ impl Connection {
         }
         if let Poll::Ready(message) = self.inbox.poll_recv(cx) {
             return Poll::Ready(Wake::Outbound(message));
+        }
+        // Looked at after registering with the inbox: a direct write that leaves a rest wakes it (and
+        // writing it out comes before anything else the wire writes).
+        if socket.get_ref().direct_pending() {
+            return Poll::Ready(Wake::Rest);
         }
         Poll::Pending
     }

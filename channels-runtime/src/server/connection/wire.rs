@@ -12,18 +12,30 @@
 //!
 //! Each queued frame carries the bytes it counts against its connection's budget; they are given back to
 //! the reply channel's queue ([`Queue::release`]) as soon as the socket has taken the frame.
+//!
+//! **Direct writes.** Over plain TCP or a Unix socket the wire takes the socket back from hyper and shares
+//! it with the reply channel's queue ([`DirectSocket`], a [`DirectSink`]): a data frame the connection's
+//! own consumers send while the client is caught up (nothing queued, nothing in hand, nothing waiting
+//! here) is written by the send itself, with one non-blocking `send`, without another turn of the
+//! connection's loop. Group messages stay on the queue (see `Queue::push_or_return` for why). A frame the socket takes only in part leaves its rest here, first in line, and wakes the
+//! connection to finish it. The queue's `writing` flag keeps the two writers apart and the frames in
+//! order (see [`DirectSink`]); the wire sets it before anything it writes itself
+//! ([`Queue::claim_socket`]) and clears it once it has written everything ([`Queue::socket_idle`]).
+//! Other transports (TLS, in-memory pipes, axum's upgrades) go through hyper as before.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::layer::queue::Queue;
+use crate::layer::LayerMessage;
+use crate::layer::queue::{DirectSink, Queue, Sent};
 
 /// Slices per vectored write: up to 32 shared frames in one system call.
 const MAX_SLICES: usize = 64;
@@ -38,12 +50,54 @@ const KEEP_COPY_BUFFER: usize = 16 << 10;
 
 /// The upgraded connection, with the data frames waiting to be written.
 pub(crate) struct Wire {
-    io: TokioIo<hyper::upgrade::Upgraded>,
+    io: Io,
     out: Outgoing,
     /// tungstenite's last write stopped inside its own bytes: the rest goes first, before any data frame.
     theirs_partial: bool,
     /// The reply channel's queue, whose budget the frames count against.
     queue: Arc<Queue>,
+}
+
+/// The connection's bytes: the socket itself when it can be shared for direct writes, else hyper's.
+enum Io {
+    /// TLS, an in-memory pipe, an axum upgrade: as hyper hands it over.
+    Upgraded(TokioIo<hyper::upgrade::Upgraded>),
+    /// TCP or a Unix socket, shared with the reply channel's queue for direct writes.
+    Direct {
+        socket: Arc<DirectSocket>,
+        /// What the client sent right behind its handshake, which hyper had already read: read first.
+        early: Bytes,
+    },
+}
+
+/// A plain socket.
+#[derive(Debug)]
+enum Stream {
+    Tcp(tokio::net::TcpStream),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
+}
+
+/// A connection's socket, shared by its wire (which owns it) and its reply channel's queue (which holds
+/// it weakly and writes to it from [`DirectSink::try_send`], under its lock).
+#[derive(Debug)]
+pub(crate) struct DirectSocket {
+    stream: Stream,
+    /// Direct writes are allowed: cleared for good before the close frame, and after a failed write.
+    open: AtomicBool,
+    /// A direct write left part of its frame in `rest` (one load to check).
+    has_rest: AtomicBool,
+    /// Boxed: rarely there, and this is paid per connection.
+    rest: Mutex<Option<Box<Rest>>>,
+}
+
+/// What a direct write did not get onto the socket: its frame, and how much of it was written.
+#[derive(Debug)]
+struct Rest {
+    opcode: Opcode,
+    payload: Bytes,
+    cost: usize,
+    written: usize,
 }
 
 /// The data frames waiting to be written, in order.
@@ -157,6 +211,18 @@ impl Outgoing {
         self.frames.push_back(Frame::Copied { len, cost });
     }
 
+    /// Queues, first, a frame of which `written` bytes are already on the socket (a direct write's rest).
+    /// Only ever called with nothing queued: a direct write happens only then, and the wire takes its
+    /// rest before it queues anything else.
+    fn push_started(&mut self, rest: Rest) {
+        debug_assert!(self.is_empty(), "a direct write's rest goes first");
+        self.push(rest.opcode, rest.payload, rest.cost);
+        if let Some(Frame::Copied { .. }) = self.frames.front() {
+            self.copied_start += rest.written;
+        }
+        self.front_written = rest.written;
+    }
+
     fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
@@ -251,7 +317,48 @@ impl Outgoing {
 }
 
 impl Wire {
+    /// The wire over `io`: over TCP or a Unix socket, the socket taken back from hyper and registered on
+    /// `queue` for direct writes; over anything else, hyper's stream as it is.
     pub(crate) fn new(io: TokioIo<hyper::upgrade::Upgraded>, queue: Arc<Queue>) -> Self {
+        let upgraded = io.into_inner();
+        let upgraded = match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
+            Ok(parts) => {
+                return Wire::direct(Stream::Tcp(parts.io.into_inner()), parts.read_buf, queue);
+            }
+            Err(upgraded) => upgraded,
+        };
+        #[cfg(unix)]
+        let upgraded = match upgraded.downcast::<TokioIo<tokio::net::UnixStream>>() {
+            Ok(parts) => {
+                return Wire::direct(Stream::Unix(parts.io.into_inner()), parts.read_buf, queue);
+            }
+            Err(upgraded) => upgraded,
+        };
+        Wire::over(Io::Upgraded(TokioIo::new(upgraded)), queue)
+    }
+
+    /// The wire over a plain socket, registered on `queue` for direct writes; `early` is what was read
+    /// past the handshake.
+    fn direct(stream: Stream, early: Bytes, queue: Arc<Queue>) -> Self {
+        let socket = Arc::new(DirectSocket {
+            stream,
+            open: AtomicBool::new(true),
+            has_rest: AtomicBool::new(false),
+            rest: Mutex::new(None),
+        });
+        let sink: Weak<dyn DirectSink> = Arc::downgrade(&socket) as Weak<DirectSocket>;
+        queue.set_sink(sink);
+        // An empty `Bytes` frozen from hyper's read buffer still owns that whole buffer (8 KiB): keep
+        // it only while it holds bytes to read.
+        let early = if early.is_empty() {
+            Bytes::new()
+        } else {
+            early
+        };
+        Wire::over(Io::Direct { socket, early }, queue)
+    }
+
+    fn over(io: Io, queue: Arc<Queue>) -> Self {
         Wire {
             io,
             out: Outgoing::default(),
@@ -265,14 +372,60 @@ impl Wire {
         if !matches!(opcode, Opcode::Ping) {
             crate::metrics::message_sent();
         }
+        self.claim();
         self.out.push(opcode, payload, cost);
     }
 
     /// Forgets the frames not started yet (a slow client is being closed) and gives their bytes back; a
     /// frame half written stays, so that the close frame after it is still well framed.
     pub(crate) fn discard_unstarted(&mut self) {
+        self.claim();
         let freed = self.out.discard_unstarted();
         self.queue.release(freed);
+    }
+
+    /// Turns direct writes off for good: the connection is about to write its close frame (or answer the
+    /// peer's), after which no data frame may go.
+    pub(crate) fn stop_direct(&mut self) {
+        if let Io::Direct { socket, .. } = &self.io {
+            socket.open.store(false, Ordering::Release);
+            self.claim();
+        }
+    }
+
+    /// Whether a direct write left part of a frame for the connection to finish (it flushes then).
+    pub(crate) fn direct_pending(&self) -> bool {
+        match &self.io {
+            Io::Direct { socket, .. } => socket.has_rest.load(Ordering::Acquire),
+            Io::Upgraded(_) => false,
+        }
+    }
+
+    /// Before the connection writes or queues anything: the socket is the connection's from now on
+    /// ([`Queue::claim_socket`]), and a direct write's rest, if one was left, goes first.
+    fn claim(&mut self) {
+        let Io::Direct { socket, .. } = &self.io else {
+            return;
+        };
+        self.queue.claim_socket();
+        if socket.has_rest.load(Ordering::Acquire) {
+            let rest = lock(&socket.rest).take();
+            socket.has_rest.store(false, Ordering::Release);
+            if let Some(rest) = rest {
+                self.out.push_started(*rest);
+            }
+        }
+    }
+
+    /// Everything is on the socket: direct writes may go again (unless they were stopped).
+    fn idle(&self) {
+        if let Io::Direct { socket, .. } = &self.io
+            && socket.open.load(Ordering::Acquire)
+            && !self.theirs_partial
+            && self.out.is_empty()
+        {
+            self.queue.socket_idle();
+        }
     }
 
     /// Writes queued frames until none is left (`Ready(Ok)`), the socket is full (`Pending`) or fails.
@@ -280,6 +433,9 @@ impl Wire {
         if self.theirs_partial {
             // Only reachable if tungstenite flushes without finishing its own bytes: they must go first.
             return Poll::Ready(Ok(()));
+        }
+        if self.direct_pending() {
+            self.claim();
         }
         while !self.out.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
@@ -301,6 +457,253 @@ impl Wire {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // One `Option` swapped in and out: a panic can't leave it half changed.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl DirectSink for DirectSocket {
+    fn try_send(&self, message: &LayerMessage, cost: usize) -> Sent {
+        if !self.open.load(Ordering::Acquire) {
+            return Sent::Nothing;
+        }
+        let (opcode, payload): (Opcode, &[u8]) = match message {
+            LayerMessage::Text(text) => (Opcode::Text, text.as_bytes()),
+            LayerMessage::Binary(bytes) => (Opcode::Binary, bytes),
+            _ => return Sent::Nothing,
+        };
+        let head = Head::new(opcode, payload.len());
+        let head = head.as_slice();
+        let len = head.len() + payload.len();
+        let result = if payload.len() <= COPY_MAX {
+            // One plain `send` of one buffer, as the wire does for small frames.
+            let mut buf = [0u8; 10 + COPY_MAX];
+            buf[..head.len()].copy_from_slice(head);
+            buf[head.len()..len].copy_from_slice(payload);
+            self.stream.try_write(&buf[..len])
+        } else {
+            self.stream
+                .try_write_vectored(&[IoSlice::new(head), IoSlice::new(payload)])
+        };
+        match result {
+            Ok(written) if written == len => {
+                crate::metrics::message_sent();
+                Sent::Whole
+            }
+            Ok(written) if written > 0 => {
+                let payload = match message {
+                    LayerMessage::Text(text) => Bytes::from(text.clone()),
+                    LayerMessage::Binary(bytes) => bytes.clone(),
+                    _ => unreachable!("matched above"),
+                };
+                *lock(&self.rest) = Some(Box::new(Rest {
+                    opcode,
+                    payload,
+                    cost,
+                    written,
+                }));
+                self.has_rest.store(true, Ordering::Release);
+                crate::metrics::message_sent();
+                Sent::Part
+            }
+            Ok(_) => Sent::Nothing,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Sent::Nothing,
+            Err(error) => {
+                // The connection meets the same error on its own write or read, and ends.
+                tracing::debug!(%error, "direct write failed; the message is queued for the connection");
+                self.open.store(false, Ordering::Release);
+                Sent::Nothing
+            }
+        }
+    }
+}
+
+impl Stream {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Tcp(s) => s.poll_read_ready(cx),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.poll_read_ready(cx),
+        }
+    }
+
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Tcp(s) => s.poll_write_ready(cx),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.poll_write_ready(cx),
+        }
+    }
+
+    /// Reads what is there. A read that fills less than `buf` also forgets the socket's readiness, as
+    /// tokio's own `poll_read` does: the socket is drained, so the next read waits for the reactor
+    /// instead of asking the kernel again for nothing.
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len();
+        let mut read = 0;
+        let mut read_into = || -> io::Result<usize> {
+            read = match self {
+                Stream::Tcp(s) => s.try_read(buf)?,
+                #[cfg(unix)]
+                Stream::Unix(s) => s.try_read(buf)?,
+            };
+            if read > 0 && read < len {
+                // `try_io` forgets the readiness when its closure says it would block.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(read)
+        };
+        let result = match self {
+            Stream::Tcp(s) => s.try_io(tokio::io::Interest::READABLE, &mut read_into),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.try_io(tokio::io::Interest::READABLE, &mut read_into),
+        };
+        match result {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock && read > 0 => Ok(read),
+            other => other,
+        }
+    }
+
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_write(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.try_write(buf),
+        }
+    }
+
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_write_vectored(bufs),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.try_write_vectored(bufs),
+        }
+    }
+
+    /// Shuts the write side down. The socket is shared (no `&mut`), so through a duplicate of its
+    /// descriptor: a shutdown acts on the socket, not on one descriptor of it.
+    fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => {
+                #[cfg(unix)]
+                let owned = std::os::fd::AsFd::as_fd(s).try_clone_to_owned()?;
+                #[cfg(windows)]
+                let owned = std::os::windows::io::AsSocket::as_socket(s).try_clone_to_owned()?;
+                std::net::TcpStream::from(owned).shutdown(std::net::Shutdown::Write)
+            }
+            #[cfg(unix)]
+            Stream::Unix(s) => {
+                let owned = std::os::fd::AsFd::as_fd(s).try_clone_to_owned()?;
+                std::os::unix::net::UnixStream::from(owned).shutdown(std::net::Shutdown::Write)
+            }
+        }
+    }
+
+    /// Polls a non-blocking operation until the socket is ready for it and it doesn't block.
+    fn poll_io<T>(
+        &self,
+        cx: &mut Context<'_>,
+        ready: fn(&Stream, &mut Context<'_>) -> Poll<io::Result<()>>,
+        mut op: impl FnMut(&Stream) -> io::Result<T>,
+    ) -> Poll<io::Result<T>> {
+        loop {
+            futures_util::ready!(ready(self, cx))?;
+            match op(self) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Upgraded(io) => Pin::new(io).poll_read(cx, buf),
+            Io::Direct { socket, early } => {
+                if !early.is_empty() {
+                    let n = early.len().min(buf.remaining());
+                    buf.put_slice(&early.split_to(n));
+                    if early.is_empty() {
+                        *early = Bytes::new();
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                let read = futures_util::ready!(socket.stream.poll_io(
+                    cx,
+                    Stream::poll_read_ready,
+                    |stream| stream.try_read(buf.initialize_unfilled())
+                ))?;
+                buf.advance(read);
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Upgraded(io) => Pin::new(io).poll_write(cx, buf),
+            Io::Direct { socket, .. } => {
+                socket
+                    .stream
+                    .poll_io(cx, Stream::poll_write_ready, |stream| stream.try_write(buf))
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Upgraded(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            Io::Direct { socket, .. } => {
+                socket
+                    .stream
+                    .poll_io(cx, Stream::poll_write_ready, |stream| {
+                        stream.try_write_vectored(bufs)
+                    })
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Upgraded(io) => io.is_write_vectored(),
+            Io::Direct { .. } => true,
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Upgraded(io) => Pin::new(io).poll_flush(cx),
+            // A socket has nothing to flush.
+            Io::Direct { .. } => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Upgraded(io) => Pin::new(io).poll_shutdown(cx),
+            Io::Direct { socket, .. } => {
+                socket.open.store(false, Ordering::Release);
+                Poll::Ready(socket.stream.shutdown_write())
+            }
+        }
+    }
+}
+
 impl AsyncRead for Wire {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -319,6 +722,7 @@ impl AsyncWrite for Wire {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        this.claim();
         if !this.theirs_partial {
             futures_util::ready!(this.poll_drain(cx))?;
         }
@@ -330,10 +734,14 @@ impl AsyncWrite for Wire {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         futures_util::ready!(self.poll_drain(cx))?;
-        Pin::new(&mut self.io).poll_flush(cx)
+        futures_util::ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+        // tungstenite flushes after writing out its own bytes: all of them are on the socket.
+        self.idle();
+        Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.stop_direct();
         futures_util::ready!(self.poll_drain(cx))?;
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
@@ -421,5 +829,263 @@ mod tests {
         fresh.push(Opcode::Text, Bytes::from_static(b"x"), 5);
         assert_eq!(fresh.discard_unstarted(), 5);
         assert!(fresh.is_empty());
+    }
+
+    // Direct writes, over a real socket pair: the wire on one end (as a connection over TCP has it), the
+    // client on the other.
+
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixStream;
+
+    use crate::layer::queue::{Budget, OverBudget, cost_of};
+
+    /// A reply channel's queue with a budget, and a wire over one end of a socket pair.
+    fn direct_wire() -> (Arc<Queue>, Wire, UnixStream) {
+        let queue = Arc::new(Queue::new(100_000, Duration::from_secs(60)));
+        queue.set_budget(Arc::new(Budget::new(64 << 20, OverBudget::Close)));
+        let (ours, theirs) = UnixStream::pair().expect("socket pair");
+        let wire = Wire::direct(Stream::Unix(ours), Bytes::new(), queue.clone());
+        (queue, wire, theirs)
+    }
+
+    async fn flush(wire: &mut Wire) {
+        std::future::poll_fn(|cx| Pin::new(&mut *wire).poll_flush(cx))
+            .await
+            .expect("flush");
+    }
+
+    /// What the connection does with a message it took: its frame on the wire.
+    fn write(wire: &mut Wire, message: LayerMessage) {
+        let cost = cost_of(&message);
+        match message {
+            LayerMessage::Text(text) => wire.push(Opcode::Text, Bytes::from(text), cost),
+            LayerMessage::Binary(bytes) => wire.push(Opcode::Binary, bytes, cost),
+            other => panic!("not a data frame: {other:?}"),
+        }
+    }
+
+    fn frame(opcode: Opcode, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = Head::new(opcode, payload.len()).as_slice().to_vec();
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    async fn read_exactly(client: &mut UnixStream, len: usize) -> Vec<u8> {
+        let mut bytes = vec![0; len];
+        client.read_exact(&mut bytes).await.expect("read");
+        bytes
+    }
+
+    #[tokio::test]
+    async fn a_caught_up_client_gets_a_push_straight_from_the_socket() {
+        let (queue, mut wire, mut client) = direct_wire();
+        // Until the connection's first flush, pushes queue (its early messages go first).
+        queue.push_wait(LayerMessage::text("early")).await.unwrap();
+        assert_eq!(queue.len(), 1);
+        let early = queue.try_pop().unwrap();
+        write(&mut wire, early);
+        flush(&mut wire).await;
+        queue.push_wait(LayerMessage::text("hi")).await.unwrap();
+        assert_eq!(queue.len(), 0, "written by the push");
+        assert_eq!(queue.held(), 0, "nothing held for a frame on the socket");
+        let mut expected = frame(Opcode::Text, b"early");
+        expected.extend(frame(Opcode::Text, b"hi"));
+        assert_eq!(read_exactly(&mut client, expected.len()).await, expected);
+        assert!(!wire.direct_pending());
+    }
+
+    #[tokio::test]
+    async fn a_partial_direct_write_is_finished_by_the_wire_before_what_follows() {
+        let (queue, mut wire, mut client) = direct_wire();
+        flush(&mut wire).await;
+        // Far more than a socket buffer: the socket takes part of it.
+        let big = Bytes::from(vec![7u8; 8 << 20]);
+        queue
+            .push_wait(LayerMessage::Binary(big.clone()))
+            .await
+            .unwrap();
+        assert_eq!(queue.len(), 0);
+        assert!(wire.direct_pending(), "the rest is left to the wire");
+        let big_cost = cost_of(&LayerMessage::Binary(big.clone()));
+        assert_eq!(queue.held(), big_cost);
+        // Behind the rest: queued, not written.
+        queue.push_wait(LayerMessage::text("after")).await.unwrap();
+        assert_eq!(queue.len(), 1);
+        let mut expected = frame(Opcode::Binary, &big);
+        expected.extend(frame(Opcode::Text, b"after"));
+        let len = expected.len();
+        let reader = tokio::spawn(async move { read_exactly(&mut client, len).await });
+        // The connection, woken for the rest: flushes it, then writes what it takes.
+        flush(&mut wire).await;
+        assert!(!wire.direct_pending());
+        let next = queue.try_pop().unwrap();
+        write(&mut wire, next);
+        flush(&mut wire).await;
+        assert!(
+            reader.await.unwrap() == expected,
+            "the rest, then the next frame"
+        );
+        assert_eq!(
+            queue.held(),
+            0,
+            "the rest's bytes are given back once written"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_in_hand_is_not_overtaken_by_a_push() {
+        let (queue, mut wire, mut client) = direct_wire();
+        flush(&mut wire).await;
+        queue.claim_socket();
+        queue.push_wait(LayerMessage::text("1")).await.unwrap();
+        flush(&mut wire).await;
+        // The connection takes "1"; before its frame is on the wire, "2" is pushed.
+        let one = queue.try_pop().unwrap();
+        queue.push_wait(LayerMessage::text("2")).await.unwrap();
+        assert_eq!(queue.len(), 1, "queued behind the message in hand");
+        write(&mut wire, one);
+        flush(&mut wire).await;
+        let two = queue.try_pop().unwrap();
+        write(&mut wire, two);
+        flush(&mut wire).await;
+        queue.push_wait(LayerMessage::text("3")).await.unwrap();
+        assert_eq!(queue.len(), 0, "caught up again: written by the push");
+        let mut expected = frame(Opcode::Text, b"1");
+        expected.extend(frame(Opcode::Text, b"2"));
+        expected.extend(frame(Opcode::Text, b"3"));
+        assert_eq!(read_exactly(&mut client, expected.len()).await, expected);
+    }
+
+    #[tokio::test]
+    async fn nothing_is_written_directly_once_stopped() {
+        let (queue, mut wire, mut client) = direct_wire();
+        flush(&mut wire).await;
+        wire.stop_direct();
+        flush(&mut wire).await;
+        queue.push_wait(LayerMessage::text("late")).await.unwrap();
+        assert_eq!(queue.len(), 1, "left to the connection, which is closing");
+        drop(wire);
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "nothing reached the socket: {rest:?}");
+    }
+
+    #[tokio::test]
+    async fn bytes_read_past_the_handshake_come_first() {
+        let queue = Arc::new(Queue::new(10, Duration::from_secs(60)));
+        let (ours, mut theirs) = UnixStream::pair().expect("socket pair");
+        let mut wire = Wire::direct(Stream::Unix(ours), Bytes::from_static(b"abc"), queue);
+        theirs.write_all(b"def").await.unwrap();
+        let mut got = Vec::new();
+        while got.len() < 6 {
+            let mut buf = [0u8; 16];
+            let n = wire.read(&mut buf).await.unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"abcdef");
+    }
+
+    /// Several tasks on two worker threads push numbered messages while a connection takes what queues
+    /// and writes it; the client must get every message of every task, each task's in order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_pushes_reach_the_client_complete_and_in_order() {
+        const THREADS: usize = 3;
+        const EACH: usize = 3000;
+        let (queue, mut wire, mut client) = direct_wire();
+        let reader = tokio::spawn(async move {
+            let mut next = [0usize; THREADS];
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let mut got = 0;
+            while got < THREADS * EACH {
+                let n = client.read(&mut chunk).await.expect("read");
+                assert!(n > 0, "the socket closed early");
+                buf.extend_from_slice(&chunk[..n]);
+                let mut at = 0;
+                // Short text frames: 0x81, then a 7-bit length.
+                while buf.len() >= at + 2 && buf.len() >= at + 2 + usize::from(buf[at + 1]) {
+                    assert_eq!(buf[at], 0x81, "a text frame, whole");
+                    let len = usize::from(buf[at + 1]);
+                    let text = std::str::from_utf8(&buf[at + 2..at + 2 + len]).unwrap();
+                    let (thread, seq) = text.split_once(':').unwrap();
+                    let (thread, seq): (usize, usize) =
+                        (thread.parse().unwrap(), seq.parse().unwrap());
+                    assert_eq!(seq, next[thread], "thread {thread}'s messages in order");
+                    next[thread] += 1;
+                    got += 1;
+                    at += 2 + len;
+                }
+                buf.drain(..at);
+            }
+            next
+        });
+        let pushers: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let queue = queue.clone();
+                tokio::spawn(async move {
+                    for seq in 0..EACH {
+                        queue
+                            .push_wait(LayerMessage::text(format!("{thread}:{seq}")))
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        // The connection: write what it takes (up to a batch), flush, and flush a direct write's rest.
+        let connection = {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                let mut direct_rests = 0;
+                loop {
+                    let (wire_now, queue_now) = (&mut wire, &queue);
+                    let taken = std::future::poll_fn(move |cx| {
+                        if wire_now.direct_pending() {
+                            return Poll::Ready(None);
+                        }
+                        match queue_now.poll_pop(cx) {
+                            Poll::Ready(message) => Poll::Ready(Some(message)),
+                            Poll::Pending if wire_now.direct_pending() => Poll::Ready(None),
+                            Poll::Pending => Poll::Pending,
+                        }
+                    })
+                    .await;
+                    match taken {
+                        Some(close @ LayerMessage::Close(_)) => {
+                            queue.release(cost_of(&close));
+                            break;
+                        }
+                        Some(message) => {
+                            write(&mut wire, message);
+                            for _ in 0..64 {
+                                match queue.try_pop() {
+                                    Some(close @ LayerMessage::Close(_)) => {
+                                        queue.release(cost_of(&close));
+                                        flush(&mut wire).await;
+                                        return direct_rests;
+                                    }
+                                    Some(message) => write(&mut wire, message),
+                                    None => break,
+                                }
+                            }
+                        }
+                        None => direct_rests += 1,
+                    }
+                    flush(&mut wire).await;
+                }
+                direct_rests
+            })
+        };
+        for pusher in pushers {
+            pusher.await.unwrap();
+        }
+        assert_eq!(reader.await.unwrap(), [EACH; THREADS]);
+        // Ends the connection task (`Close` never goes directly).
+        queue.push(LayerMessage::Close(1000)).unwrap();
+        connection.await.unwrap();
+        assert_eq!(queue.held(), 0);
     }
 }

@@ -106,6 +106,9 @@ impl Connection {
         close: Close,
     ) -> futures_util::future::BoxFuture<'a, Ended> {
         Box::pin(async move {
+            // Nothing may follow a close frame: from here on the connection alone writes, after what it
+            // has.
+            socket.get_mut().stop_direct();
             let (code, reason, wait_for_peer) = match close {
                 Close::Received(code) => {
                     observe::closed(code, "", observe::ClosedBy::Client);

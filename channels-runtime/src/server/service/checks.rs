@@ -21,34 +21,46 @@ use hyper::{Method, Request, Response, StatusCode, Version};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::{Body, plain};
+use crate::message::Headers;
 
 /// The headers as the scope holds them: lower-case names, in order, without names that hold `_` or
 /// `.`. Django reads headers from `request.META`, where `X-Forwarded-For` and `X_Forwarded_For` are both
 /// `HTTP_X_FORWARDED_FOR`: a client could pass one off as the other (CVE-2015-0219), so Daphne drops
 /// such names, and so do we, for ports that read headers the same way.
-pub(super) fn scope_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+pub(super) fn scope_headers(headers: &HeaderMap) -> Headers {
+    let odd = |name: &header::HeaderName| name.as_str().bytes().any(|b| b == b'_' || b == b'.');
+    // Sized once: every idle connection keeps these for its life, in this one allocation.
+    let mut bytes = 0;
     let mut dropped = 0usize;
-    let kept = headers
-        .iter()
-        .filter(|(name, _)| {
-            let odd = name.as_str().contains(['_', '.']);
-            dropped += usize::from(odd);
-            !odd
-        })
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    for (name, value) in headers {
+        if odd(name) {
+            dropped += 1;
+        } else {
+            bytes += name.as_str().len() + value.len() + 2;
+        }
+    }
+    let mut scope = Headers::with_capacity(bytes);
+    for (name, value) in headers {
+        if dropped > 0 && odd(name) {
+            continue;
+        }
+        match value.to_str() {
+            Ok(text) => scope.push_lowercase(name.as_str(), text),
+            // Bytes past ASCII (`obs-text`): read as UTF-8, invalid sequences as U+FFFD.
+            Err(_) => {
+                scope.push_lowercase(name.as_str(), &String::from_utf8_lossy(value.as_bytes()))
+            }
+        }
+    }
+    // Only a value that is not UTF-8 (its bytes replaced with U+FFFD) can have grown it.
+    scope.shrink_to_fit();
     if dropped > 0 {
         tracing::debug!(
             dropped,
             "request headers whose names hold `_` or `.` left out of the scope"
         );
     }
-    kept
+    scope
 }
 
 /// The subprotocols a WebSocket client offers (every `Sec-WebSocket-Protocol` header, comma-separated),
@@ -195,10 +207,29 @@ mod tests {
         headers.insert("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
         headers.insert("x_forwarded_for", HeaderValue::from_static("6.6.6.6"));
         headers.insert("x.forwarded.for", HeaderValue::from_static("6.6.6.6"));
+        let kept = scope_headers(&headers);
         assert_eq!(
-            scope_headers(&headers),
-            vec![("x-forwarded-for".to_owned(), "1.1.1.1".to_owned())]
+            kept.iter().collect::<Vec<_>>(),
+            [("x-forwarded-for", "1.1.1.1")]
         );
+    }
+
+    #[test]
+    fn scope_headers_keep_order_repeats_and_odd_bytes() {
+        let mut headers = HeaderMap::new();
+        headers.append("cookie", HeaderValue::from_static("a=1"));
+        headers.append("host", HeaderValue::from_static("example.com"));
+        headers.append("cookie", HeaderValue::from_static(""));
+        headers.append(
+            "x-odd",
+            HeaderValue::from_bytes(b"caf\xe9").unwrap_or(HeaderValue::from_static("")),
+        );
+        let kept = scope_headers(&headers);
+        assert_eq!(kept.len(), 4);
+        assert_eq!(kept.get_all("cookie").collect::<Vec<_>>(), ["a=1", ""]);
+        assert_eq!(kept.get("HOST"), Some("example.com"));
+        assert_eq!(kept.get("x-odd"), Some("caf\u{FFFD}"));
+        assert_eq!(kept.get("missing"), None);
     }
 
     #[test]

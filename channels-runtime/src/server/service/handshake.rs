@@ -17,6 +17,7 @@ use crate::message::{MessageBuilder, Scope, events};
 use crate::routing::{Consumer, ErrorMode};
 use crate::server::bindings::{BindError, Bindings};
 use crate::server::connection::{self, Accept, Action, Connection, Endpoint, Owed};
+use crate::server::listen::Accepted;
 use crate::server::{Shared, invoke, origin};
 
 /// What the connect consumer decided.
@@ -62,7 +63,7 @@ pub(super) async fn websocket(
     if let Some(refusal) = origin_refusal(&shared, &req) {
         return refusal;
     }
-    let mut scope = scope_of(&req, client);
+    let mut scope = scope_of(&req, client, true);
     if let Err((status, text)) = crate::auth::websocket(&shared.routing, &mut scope).await {
         return plain(status, text);
     }
@@ -149,19 +150,23 @@ pub(super) async fn websocket(
     let Some(endpoint) = owed.take() else {
         return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     };
-    let on_upgrade = hyper::upgrade::on(&mut req);
+    let upgrade = hyper::upgrade::on(&mut req);
     let connection = Connection::new(endpoint, early, &shared);
-    let run = connection.run(on_upgrade, running);
-    tracing::trace!(
-        bytes = std::mem::size_of_val(&run),
-        conn = std::mem::size_of::<Connection>(),
-        socket = std::mem::size_of::<connection::Socket>(),
-        running = std::mem::size_of::<Option<connection::Running>>(),
-        "connection task state"
-    );
-    // In this handshake's span: the connection's events, and its consumers', carry its fields.
-    tokio::spawn(tracing::Instrument::in_current_span(run));
-    switching_protocols(&key, accept)
+    // In this handshake's span, when it is on (`observe`): the connection's events, and its consumers',
+    // carry its fields. Off (the default at `info`), the connection holds no span at all.
+    let span = tracing::Span::current();
+    Accepted {
+        connection,
+        upgrade,
+        running,
+        span: (!span.is_disabled()).then_some(span),
+    }
+    .start();
+    let mut response = switching_protocols(&key, accept);
+    response
+        .extensions_mut()
+        .insert(crate::server::observe::AcceptedChannel(channel));
+    response
 }
 
 /// Refuses a handshake whose `Origin` is neither the host it was sent to nor allowed (403), logging the

@@ -29,7 +29,7 @@ pub(super) async fn http(
     client: Option<std::net::SocketAddr>,
     req: Request<RequestBody>,
 ) -> Response<ResponseBody> {
-    let mut scope = scope_of(&req, client);
+    let mut scope = scope_of(&req, client, false);
     if let Err((status, text)) = crate::auth::http(&shared.routing, &mut scope).await {
         return plain(status, text).map(whole);
     }
