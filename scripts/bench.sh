@@ -3,7 +3,7 @@
 # on the same scenarios, over loopback, server pinned to CPU 0 and the load generator to CPU 1, and prints
 # ours/floor and ours/Bun ratios.
 #
-#   scripts/bench.sh            # the full run (about 4 minutes after the build)
+#   scripts/bench.sh            # the full run (about 15 minutes after the build with Bun; REPS=3: 10)
 #   REPS=1 scripts/bench.sh     # one repetition of each timed scenario instead of 5
 #   IMPLS="floor ours" scripts/bench.sh  # leave Bun out (it is installed from npm on first use)
 #   OURS=bench scripts/bench.sh # "ours" = channels-ours (same consumers, knobs exposed) instead of the examples
