@@ -153,6 +153,8 @@ struct Shared {
     channels: Mutex<HashMap<Arc<str>, Arc<Queue>>>,
     groups: Mutex<HashMap<String, HashMap<Arc<str>, Member>>>,
     dropped: AtomicU64,
+    /// The `layer` label its drops are counted under in the metrics (the layer it works for).
+    drops_as: crate::metrics::Layer,
     sessions: SessionTable,
 }
 
@@ -174,6 +176,16 @@ impl LocalRegistry {
     /// A registry whose new channels are named `<prefix><process>!<n>` (so `process` tells this process's
     /// channels apart from other processes'), with the limits of `config`.
     pub fn new(process: impl Into<String>, config: LayerConfig) -> Self {
+        Self::counting_drops_as(process, config, crate::metrics::Layer::InMemory)
+    }
+
+    /// [`new`](Self::new), for a layer of this crate that counts its drops under its own `layer` label
+    /// in the metrics (the Redis layer delivers to its process's members through a registry).
+    pub(crate) fn counting_drops_as(
+        process: impl Into<String>,
+        config: LayerConfig,
+        drops_as: crate::metrics::Layer,
+    ) -> Self {
         LocalRegistry {
             shared: Arc::new(Shared {
                 config,
@@ -182,6 +194,7 @@ impl LocalRegistry {
                 channels: Mutex::default(),
                 groups: Mutex::default(),
                 dropped: AtomicU64::new(0),
+                drops_as,
                 sessions: SessionTable::default(),
             }),
         }
@@ -291,7 +304,7 @@ impl LocalRegistry {
                 Ok(()) => true,
                 Err(LayerError::ChannelFull) => {
                     self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                    crate::metrics::layer_dropped(crate::metrics::Layer::InMemory, 1);
+                    crate::metrics::layer_dropped(self.shared.drops_as, 1);
                     tracing::debug!(group, channel = %name, "group message dropped: member's channel is full");
                     true
                 }

@@ -104,7 +104,11 @@ impl RedisLayer {
             config.limits.expiry.as_secs() + u64::from(config.limits.expiry.subsec_nanos() > 0),
         );
         let core = Arc::new(Core {
-            local: LocalRegistry::new(client_prefix.clone(), config.limits.clone()),
+            local: LocalRegistry::counting_drops_as(
+                client_prefix.clone(),
+                config.limits.clone(),
+                crate::metrics::Layer::Redis,
+            ),
             prefix: config.prefix,
             client_prefix,
             limits: config.limits,
