@@ -42,6 +42,10 @@ pub struct BroadcastOptions {
     pub members: usize,
     /// Messages the sender sends.
     pub messages: usize,
+    /// Connections that send (message `k` goes out on sender `k % senders`; each is also a member). More
+    /// than one models a chat room where several users talk at once: their group sends run concurrently
+    /// on the server, where one sender's run one after the other.
+    pub senders: usize,
     /// Bytes of each sent text (at least its sequence number and timestamp).
     pub payload: usize,
     /// When the sender sends each message.
@@ -62,6 +66,7 @@ impl Default for BroadcastOptions {
             protocol: ChatProtocol::Group,
             members: 1_000,
             messages: 1_000,
+            senders: 1,
             payload: 64,
             pacing: Pacing::InFlight(32),
             quiet: Duration::from_secs(3),
@@ -174,7 +179,7 @@ struct Received {
 
 async fn receive<S>(
     mut stream: S,
-    (url, protocol): (usize, ChatProtocol),
+    (url, protocol, senders): (usize, ChatProtocol, usize),
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     deadline: Instant,
@@ -184,7 +189,8 @@ where
 {
     let messages = shared.counts.len();
     let mut seen = vec![0u64; messages.div_ceil(64)];
-    let mut max_seen: Option<usize> = None;
+    // Order holds per sender (a channel layer keeps each sender's messages in order, not several senders').
+    let mut max_seen: Vec<Option<usize>> = vec![None; senders.max(1)];
     let mut probed = false;
     let mut out = Received {
         url,
@@ -249,10 +255,11 @@ where
         }
         seen[word] |= bit;
         out.distinct += 1;
-        if max_seen.is_some_and(|m| seq < m) {
+        let last = &mut max_seen[seq % senders.max(1)];
+        if last.is_some_and(|m| seq < m) {
             out.out_of_order += 1;
         }
-        max_seen = Some(max_seen.map_or(seq, |m| m.max(seq)));
+        *last = Some(last.map_or(seq, |m| m.max(seq)));
         out.latencies.record(now.saturating_sub(sent));
         shared.delivered.fetch_add(1, Ordering::Relaxed);
         shared.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
@@ -341,9 +348,16 @@ pub async fn run_fleet(options: &BroadcastOptions, servers: Vec<ServerProc>) -> 
             conns.push((k, ws));
         }
     }
-    let (_, sender) = conns.remove(0);
     let protocol = options.protocol;
-    let (mut sink, sender_stream) = sender.split();
+    let senders = options.senders.clamp(1, conns.len().max(1));
+    let mut sinks = Vec::with_capacity(senders);
+    let mut sender_streams = Vec::with_capacity(senders);
+    for _ in 0..senders.min(conns.len()) {
+        let (k, sender) = conns.remove(0);
+        let (sink, stream) = sender.split();
+        sinks.push(sink);
+        sender_streams.push((k, stream));
+    }
     let shared = Arc::new(Shared {
         epoch: Instant::now(),
         receivers: receivers as u32,
@@ -356,17 +370,19 @@ pub async fn run_fleet(options: &BroadcastOptions, servers: Vec<ServerProc>) -> 
     });
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(receive(
-        sender_stream,
-        (0, protocol),
-        shared.clone(),
-        stop_rx.clone(),
-        deadline,
-    ));
+    for (k, stream) in sender_streams {
+        tasks.spawn(receive(
+            stream,
+            (k, protocol, senders),
+            shared.clone(),
+            stop_rx.clone(),
+            deadline,
+        ));
+    }
     for (k, ws) in conns {
         tasks.spawn(receive(
             ws,
-            (k, protocol),
+            (k, protocol, senders),
             shared.clone(),
             stop_rx.clone(),
             deadline,
@@ -378,7 +394,7 @@ pub async fn run_fleet(options: &BroadcastOptions, servers: Vec<ServerProc>) -> 
     let mut joined = false;
     let mut interval = Duration::from_millis(20);
     for _ in 0..500 {
-        if let Err(e) = sink.send(Message::text(protocol.frame("probe"))).await {
+        if let Err(e) = sinks[0].send(Message::text(protocol.frame("probe"))).await {
             report.error(format!("sender: {e}"));
             break;
         }
@@ -437,6 +453,7 @@ pub async fn run_fleet(options: &BroadcastOptions, servers: Vec<ServerProc>) -> 
             }
             let now = shared.epoch.elapsed().as_nanos() as u64;
             let text = protocol.frame(&format!("{seq} {now} {pad}"));
+            let sink = &mut sinks[seq % senders];
             let result = if options.pacing == Pacing::Burst {
                 let fed = sink.feed(Message::text(text)).await;
                 if seq % 16 == 15 {
@@ -453,8 +470,10 @@ pub async fn run_fleet(options: &BroadcastOptions, servers: Vec<ServerProc>) -> 
             }
             sent += 1;
         }
-        if let Err(e) = sink.flush().await {
-            report.error(format!("sender flush: {e}"));
+        for sink in &mut sinks {
+            if let Err(e) = sink.flush().await {
+                report.error(format!("sender flush: {e}"));
+            }
         }
     }
     let send_done = shared.epoch.elapsed().as_nanos() as u64;
@@ -503,7 +522,9 @@ pub async fn run_fleet(options: &BroadcastOptions, servers: Vec<ServerProc>) -> 
             Err(e) => report.error(format!("receiver task: {e}")),
         }
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    for sink in &mut sinks {
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    }
 
     let delivered: u64 = per_receiver.iter().sum();
     let lost: u64 = per_receiver

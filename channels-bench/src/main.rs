@@ -82,6 +82,10 @@ enum Scenario {
         /// Messages the sender sends.
         #[arg(long, short = 'm', default_value_t = 1000)]
         messages: usize,
+        /// Connections that send, in turn (message k on sender k % S); each is a member too. Several
+        /// senders' group sends run concurrently on the server, one sender's one after the other.
+        #[arg(long, default_value_t = 1)]
+        senders: usize,
         /// The chat protocol: `group` (a text T comes back as "[user] T") or `tutorial` (the Channels 4
         /// tutorial: {"message": T} comes back as {"message": T}).
         #[arg(long, value_enum, default_value = "group")]
@@ -251,6 +255,7 @@ async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
             common,
             members,
             messages,
+            senders,
             protocol,
             payload,
             inflight,
@@ -279,6 +284,7 @@ async fn run(scenario: Scenario) -> Result<(Report, bool), String> {
                 protocol,
                 members,
                 messages,
+                senders,
                 payload,
                 pacing,
                 quiet: Duration::from_secs_f64(quiet.clamp(0.05, 60.0)),

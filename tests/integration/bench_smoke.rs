@@ -83,6 +83,25 @@ async fn broadcast_reaches_every_member_once_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_from_several_senders_reaches_every_member_once() {
+    let server = ours(Protocol::Chat).await;
+    let options = BroadcastOptions {
+        senders: 4,
+        ..broadcast_options(
+            format!("ws://{}/", server.local_addr()),
+            Pacing::InFlight(8),
+        )
+    };
+    let report = broadcast::run(&options, None).await;
+    assert!(report.is_clean(), "{report:#?}");
+    // Four of the 51 receivers send; every receiver, senders included, gets every message once, and each
+    // sender's messages in its order.
+    assert_eq!(report.summary["deliveries"], 51 * 20, "{report:#?}");
+    assert_eq!(report.summary["duplicated"], 0, "{report:#?}");
+    assert_eq!(report.summary["out_of_order"], 0, "{report:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unbounded_burst_within_capacity_loses_nothing() {
     // 20 messages never fill a member's reply channel (capacity 100), so even a burst loses nothing.
     let server = ours(Protocol::Chat).await;
