@@ -8,6 +8,9 @@
 #   IMPLS=django scripts/bench_django.sh    # some sides only (rust, memory, django)
 #   OUT=DIR scripts/bench_django.sh         # logs and results (default target/bench/django-<timestamp>)
 #   BUILD=0 scripts/bench_django.sh         # use the release binaries already built
+#   SENDERS=32 INFLIGHT=32 scripts/bench_django.sh
+#                                           # 32 connections send in turn (a room where many talk): their
+#                                           # group sends run concurrently on the server (default 1)
 #
 # Both sides speak the generator's protocol, the seed's Group chat (each text T reaches every member,
 # the sender included, as "[user] T"), through the layer:
@@ -31,6 +34,7 @@ MEMBERS=${MEMBERS:-1000}
 RUST_MSGS=${RUST_MSGS:-1000}
 DJANGO_MSGS=${DJANGO_MSGS:-100}   # Daphne is one Python process: fewer messages keep a run near a minute
 INFLIGHT=${INFLIGHT:-32}
+SENDERS=${SENDERS:-1}
 IMPLS=${IMPLS:-rust memory django}
 # Seconds deliveries may pause before a run counts as stalled. Daphne drains the generator's probe
 # backlog (each probe goes to every member) slowly enough to pause past the generator's default 3 s.
@@ -64,14 +68,14 @@ run() { # impl messages rep
     start_redis "$log.redis.log"
     start_server "$impl" "$log.server.log"
     measure "$impl" "$log.out" --url "$URL" -n "$MEMBERS" -m "$msgs" --payload 64 --inflight "$INFLIGHT" \
-        --quiet "$QUIET" --timeout 150 --server-pid "$SERVER_PID"
+        --senders "$SENDERS" --quiet "$QUIET" --timeout 150 --server-pid "$SERVER_PID"
     tail -n 1 "$log.out" >>"$OUT/$impl.jsonl"
     echo "{\"impl\": \"$impl\", \"rep\": $rep, \"redis_cpu_s\": $REDIS_CPU}" >>"$OUT/redis_cpu.jsonl"
     check_run "$impl" "$log.out"
 }
 
 for rep in $(seq "$REPS"); do
-    echo "== broadcast through Redis: $MEMBERS members, in flight <= $INFLIGHT (rep $rep/$REPS)"
+    echo "== broadcast through Redis: $MEMBERS members, in flight <= $INFLIGHT, $SENDERS sender(s) (rep $rep/$REPS)"
     for impl in $IMPLS; do
         case "$impl" in
             rust) run rust "$RUST_MSGS" "$rep" ;;

@@ -28,6 +28,15 @@ struct Args {
     /// Buffer sizes and queue capacity.
     #[command(flatten)]
     knobs: KnobArgs,
+    /// tokio's `global_queue_interval`: scheduler ticks between two looks at the runtime's shared
+    /// queue (tokio's default when absent). A group send wakes every member at once; those past the
+    /// worker's local queue (256) wait in the shared one.
+    #[arg(long)]
+    global_queue_interval: Option<u32>,
+    /// tokio's `event_interval`: scheduler ticks between two polls of the I/O driver (tokio's default
+    /// when absent).
+    #[arg(long)]
+    event_interval: Option<u32>,
 }
 
 /// The gauges page: what `/proc` can't show.
@@ -59,9 +68,20 @@ fn page(handle: &ServerHandle, layer: &InMemoryLayer) -> String {
     out
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(interval) = args.global_queue_interval {
+        runtime.global_queue_interval(interval);
+    }
+    if let Some(interval) = args.event_interval {
+        runtime.event_interval(interval);
+    }
+    runtime.build()?.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let knobs = args.knobs.knobs();
     let layer = Arc::new(InMemoryLayer::with_config(
         LayerConfig::default().capacity(knobs.capacity),
