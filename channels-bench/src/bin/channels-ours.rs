@@ -37,6 +37,11 @@ struct Args {
     /// when absent).
     #[arg(long)]
     event_interval: Option<u32>,
+    /// Run on tokio's current-thread scheduler (one thread, one unbounded FIFO run queue) instead of the
+    /// multi-thread one (whose worker's local queue holds 256 tasks: the rest of a fan-out's wake-ups go
+    /// to the shared queue, visited every `global_queue_interval` ticks).
+    #[arg(long)]
+    current_thread: bool,
 }
 
 /// The gauges page: what `/proc` can't show.
@@ -70,7 +75,11 @@ fn page(handle: &ServerHandle, layer: &InMemoryLayer) -> String {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    let mut runtime = if args.current_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
     runtime.enable_all();
     if let Some(interval) = args.global_queue_interval {
         runtime.global_queue_interval(interval);
