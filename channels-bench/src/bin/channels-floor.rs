@@ -6,6 +6,9 @@
 use channels_bench::servers::{KnobArgs, Protocol, floor};
 use clap::Parser;
 
+/// The floor's read buffer when none is given: 1 KiB, as in every earlier floor run.
+const FLOOR_READ_BUFFER: usize = 1 << 10;
+
 /// The floor server: plain tokio-tungstenite, same protocols and buffer knobs as `channels`.
 #[derive(Debug, Parser)]
 struct Args {
@@ -23,7 +26,13 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let knobs = args.knobs.knobs();
+    let mut knobs = args.knobs.knobs();
+    // The floor reads as plain tokio-tungstenite does, one buffer per connection read into directly: it
+    // keeps the 1 KiB it always had (ours reads ahead into a per-thread buffer, so its default is
+    // smaller), unless --read-buffer says otherwise.
+    if args.knobs.read_buffer.is_none() {
+        knobs.read_buffer = FLOOR_READ_BUFFER;
+    }
     let listener = tokio::net::TcpListener::bind(&args.bind).await?;
     println!("Listening on http://{}/", listener.local_addr()?);
     tokio::select! {
