@@ -171,18 +171,26 @@ enum Hold {
 }
 
 /// A consumer bound to its path captures, ready to run for each message of a connection.
+///
+/// 24 bytes: every open connection keeps up to four of them (its bindings), so the name lives behind
+/// the same pointer as the function rather than beside it.
 #[derive(Clone)]
 pub struct Consumer {
-    name: &'static str,
-    call: Arc<dyn Fn(Message) -> Invocation + Send + Sync>,
+    call: Arc<Named<dyn Fn(Message) -> Invocation + Send + Sync>>,
     hold: Hold,
     errors: Option<ErrorMode>,
+}
+
+/// A consumer's function and its name, in one allocation (see [`Consumer`]).
+struct Named<F: ?Sized> {
+    name: &'static str,
+    call: F,
 }
 
 impl fmt::Debug for Consumer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consumer")
-            .field("name", &self.name)
+            .field("name", &self.call.name)
             .finish()
     }
 }
@@ -194,8 +202,7 @@ impl Consumer {
         call: impl Fn(Message) -> Invocation + Send + Sync + 'static,
     ) -> Self {
         Consumer {
-            name,
-            call: Arc::new(call),
+            call: Arc::new(Named { name, call }),
             hold: Hold::Never,
             errors: None,
         }
@@ -300,14 +307,14 @@ impl Consumer {
 
     /// The consumer's name, for logs.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.call.name
     }
 
     /// Starts a run for `message`. In [`ErrorMode::KeepOpen`], the run's error is marked to keep its
     /// connection open ([`ConsumerError::keeps_connection_open`]).
     #[inline] // the message (a few hundred bytes) is passed on, not copied once more
     pub fn invoke(&self, message: Message) -> Invocation {
-        let invocation = (self.call)(message);
+        let invocation = (self.call.call)(message);
         if self.error_mode() != ErrorMode::KeepOpen {
             return invocation;
         }

@@ -11,8 +11,9 @@ pub(crate) struct Bindings {
     pub(crate) disconnect: Option<Consumer>,
     /// A class-based consumer, which also takes typed events sent to the connection.
     pub(crate) events: Option<Consumer>,
-    /// Group names declared by the bound routes, filled in from the captures.
-    pub(crate) groups: Vec<String>,
+    /// Group names declared by the bound routes, filled in from the captures. A boxed slice (two words,
+    /// not a `Vec`'s three): every open connection keeps it.
+    pub(crate) groups: Box<[String]>,
 }
 
 /// Why a handshake found no usable binding.
@@ -40,9 +41,10 @@ impl Bindings {
             return Err(BindError::NoRoute);
         }
         let mut bindings = Bindings::default();
-        // Routes whose declared groups are already in `bindings.groups`.
+        // Routes whose declared groups are already in `groups`.
         let mut joined: Vec<&Route> = Vec::with_capacity(3);
         let mut slots: [Option<Consumer>; 3] = [None, None, None];
+        let mut groups = Vec::new();
         for (slot, found) in slots.iter_mut().zip(found) {
             let Some(Found {
                 route,
@@ -59,8 +61,8 @@ impl Bindings {
                     if let Err(reason) = crate::names::validate_group_name(&name) {
                         return Err(BindError::InvalidGroup(name, reason));
                     }
-                    if !bindings.groups.contains(&name) {
-                        bindings.groups.push(name);
+                    if !groups.contains(&name) {
+                        groups.push(name);
                     }
                 }
             }
@@ -73,6 +75,7 @@ impl Bindings {
         bindings.connect = connect;
         bindings.receive = receive;
         bindings.disconnect = disconnect;
+        bindings.groups = groups.into_boxed_slice();
         Ok(bindings)
     }
 }
