@@ -172,6 +172,40 @@ impl Release for Shared {
     }
 }
 
+/// `<prefix><process>!<n in hex>`, the name of a process-local channel, built on the stack and copied
+/// once into its `Arc`: every WebSocket connection makes one, and `format!` then `Arc::from` cost twice
+/// the allocations and the formatting machinery.
+fn local_name(prefix: &str, process: &str, n: u64) -> Arc<str> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0u8; 16];
+    let mut start = hex.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        hex[start] = DIGITS[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    let parts: [&[u8]; 4] = [prefix.as_bytes(), process.as_bytes(), b"!", &hex[start..]];
+    // Longer than any valid channel name: the caller's check refuses it, with its own words.
+    let mut buffer = [0u8; 2 * crate::names::MAX_NAME_LENGTH];
+    let mut len = 0;
+    for part in parts {
+        let Some(slot) = buffer.get_mut(len..len + part.len()) else {
+            return Arc::from(format!("{prefix}{process}!{n:x}"));
+        };
+        slot.copy_from_slice(part);
+        len += part.len();
+    }
+    // Two `str`s, ASCII around them: UTF-8.
+    match std::str::from_utf8(&buffer[..len]) {
+        Ok(name) => Arc::from(name),
+        Err(_) => Arc::from(format!("{prefix}{process}!{n:x}")),
+    }
+}
+
 impl LocalRegistry {
     /// A registry whose new channels are named `<prefix><process>!<n>` (so `process` tells this process's
     /// channels apart from other processes'), with the limits of `config`.
@@ -211,7 +245,7 @@ impl LocalRegistry {
     pub fn new_channel(&self, prefix: &str) -> Result<Inbox, LayerError> {
         check_group_name(prefix)?;
         let n = self.shared.next_local.fetch_add(1, Ordering::Relaxed);
-        let name: Arc<str> = Arc::from(format!("{prefix}{}!{n:x}", self.shared.process));
+        let name = local_name(prefix, &self.shared.process, n);
         check_channel_name(&name)?;
         let queue = Arc::new(self.new_queue());
         lock(&self.shared.channels).insert(name.clone(), queue.clone());
@@ -369,5 +403,28 @@ impl LocalRegistry {
         lock(&self.shared.channels)
             .get(channel)
             .map_or(0, |queue| queue.expired_count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_names_read_as_format_writes_them() {
+        for n in [0, 1, 9, 10, 15, 16, 255, 0xdead_beef, u64::MAX] {
+            assert_eq!(
+                &*local_name("specific.", "abc", n),
+                format!("specific.abc!{n:x}")
+            );
+        }
+        // Past the stack buffer: still the whole name (which the registry then refuses).
+        let long = "p".repeat(3 * crate::names::MAX_NAME_LENGTH);
+        assert_eq!(
+            &*local_name("specific.", &long, 7),
+            format!("specific.{long}!7")
+        );
+        let registry = LocalRegistry::new(long, LayerConfig::default());
+        assert!(registry.new_channel("specific.").is_err());
     }
 }

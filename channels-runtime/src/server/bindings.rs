@@ -42,10 +42,11 @@ impl Bindings {
         }
         let mut bindings = Bindings::default();
         // Routes whose declared groups are already in `groups`.
-        let mut joined: Vec<&Route> = Vec::with_capacity(3);
+        // One per event at most: on the stack.
+        let mut joined: [Option<&Route>; 3] = [None; 3];
         let mut slots: [Option<Consumer>; 3] = [None, None, None];
         let mut groups = Vec::new();
-        for (slot, found) in slots.iter_mut().zip(found) {
+        for (i, (slot, found)) in slots.iter_mut().zip(found).enumerate() {
             let Some(Found {
                 route,
                 params,
@@ -54,8 +55,8 @@ impl Bindings {
             else {
                 continue;
             };
-            if !joined.iter().any(|r| std::ptr::eq(*r, route)) {
-                joined.push(route);
+            if !joined.iter().flatten().any(|r| std::ptr::eq(*r, route)) {
+                joined[i] = Some(route);
                 for template in route.groups() {
                     let name = fill_template(template, &params);
                     if let Err(reason) = crate::names::validate_group_name(&name) {
