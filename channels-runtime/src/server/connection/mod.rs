@@ -155,6 +155,8 @@ pub(crate) struct Connection {
 /// What the connect consumer sent before the upgrade completed: one pointer (none at all, most often)
 /// rather than a `Vec`'s three words, as every open connection keeps the field long after it is empty.
 #[derive(Default)]
+// A boxed `Vec` on purpose: one word where a boxed slice takes two, and early messages are rare.
+#[allow(clippy::box_collection)]
 pub(crate) struct Early(Option<Box<Vec<LayerMessage>>>);
 
 impl Early {
