@@ -149,6 +149,10 @@ struct Shared {
     config: LayerConfig,
     /// What goes between a new channel's prefix and its `!`.
     process: String,
+    /// Whether `process` is made of name characters only (no `!`): then a new channel's name, a valid
+    /// prefix, `process`, `!` and hex digits, is valid whenever it is short enough, and is not checked
+    /// character by character for every connection.
+    plain_process: bool,
     next_local: AtomicU64,
     channels: Mutex<HashMap<Arc<str>, Arc<Queue>>>,
     groups: Mutex<HashMap<String, HashMap<Arc<str>, Member>>>,
@@ -220,10 +224,13 @@ impl LocalRegistry {
         config: LayerConfig,
         drops_as: crate::metrics::Layer,
     ) -> Self {
+        let process = process.into();
         LocalRegistry {
             shared: Arc::new(Shared {
                 config,
-                process: process.into(),
+                plain_process: process.is_empty()
+                    || crate::names::validate_group_name(&process).is_ok(),
+                process,
                 next_local: AtomicU64::new(1),
                 channels: Mutex::default(),
                 groups: Mutex::default(),
@@ -246,7 +253,11 @@ impl LocalRegistry {
         check_group_name(prefix)?;
         let n = self.shared.next_local.fetch_add(1, Ordering::Relaxed);
         let name = local_name(prefix, &self.shared.process, n);
-        check_channel_name(&name)?;
+        // A valid prefix has no `!`: with a plain `process`, the name's only `!` is the one added, and
+        // its characters are all allowed; only its length is left to check (see `plain_process`).
+        if !(self.shared.plain_process && name.len() < crate::names::MAX_NAME_LENGTH) {
+            check_channel_name(&name)?;
+        }
         let queue = Arc::new(self.new_queue());
         lock(&self.shared.channels).insert(name.clone(), queue.clone());
         let registry = Arc::downgrade(&self.shared) as Weak<dyn Release>;
@@ -426,5 +437,35 @@ mod tests {
         );
         let registry = LocalRegistry::new(long, LayerConfig::default());
         assert!(registry.new_channel("specific.").is_err());
+    }
+
+    #[test]
+    fn new_channel_names_are_checked_as_before() {
+        let check = |process: &str, prefix: &str| {
+            let registry = LocalRegistry::new(process, LayerConfig::default());
+            let made = registry
+                .new_channel(prefix)
+                .map(|inbox| inbox.name().to_owned());
+            let expected = check_group_name(prefix)
+                .and_then(|()| check_channel_name(&format!("{prefix}{process}!1")));
+            match (&made, &expected) {
+                (Ok(name), Ok(())) => assert_eq!(name, &format!("{prefix}{process}!1")),
+                (Err(made), Err(expected)) => assert_eq!(made.to_string(), expected.to_string()),
+                _ => panic!("{process:?} {prefix:?}: made {made:?}, expected {expected:?}"),
+            }
+        };
+        for process in [
+            "",
+            "abc",
+            "a-b_c.d",
+            "bad!",
+            "bad char",
+            "é",
+            &"p".repeat(90),
+        ] {
+            for prefix in ["specific.", "x", "", "bad!", &"q".repeat(95)] {
+                check(process, prefix);
+            }
+        }
     }
 }
