@@ -175,6 +175,10 @@ fn is_upgrade<B>(req: &Request<B>) -> bool {
 /// bytes, not through `to_str` and `str::split`: it runs for every request.
 fn has_token(value: &HeaderValue, token: &str) -> bool {
     let bytes = value.as_bytes();
+    // The usual case, a value that is the token alone (`Upgrade`, `websocket`), at once.
+    if bytes.eq_ignore_ascii_case(token.as_bytes()) {
+        return true;
+    }
     bytes
         .iter()
         .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
