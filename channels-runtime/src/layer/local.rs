@@ -149,6 +149,10 @@ struct Shared {
     config: LayerConfig,
     /// What goes between a new channel's prefix and its `!`.
     process: String,
+    /// Whether `process` is made of name characters only (no `!`): then a new channel's name, a valid
+    /// prefix, `process`, `!` and hex digits, is valid whenever it is short enough, and is not checked
+    /// character by character for every connection.
+    plain_process: bool,
     next_local: AtomicU64,
     channels: Mutex<HashMap<Arc<str>, Arc<Queue>>>,
     groups: Mutex<HashMap<String, HashMap<Arc<str>, Member>>>,
@@ -172,6 +176,40 @@ impl Release for Shared {
     }
 }
 
+/// `<prefix><process>!<n in hex>`, the name of a process-local channel, built on the stack and copied
+/// once into its `Arc`: every WebSocket connection makes one, and `format!` then `Arc::from` cost twice
+/// the allocations and the formatting machinery.
+fn local_name(prefix: &str, process: &str, n: u64) -> Arc<str> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0u8; 16];
+    let mut start = hex.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        hex[start] = DIGITS[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    let parts: [&[u8]; 4] = [prefix.as_bytes(), process.as_bytes(), b"!", &hex[start..]];
+    // Longer than any valid channel name: the caller's check refuses it, with its own words.
+    let mut buffer = [0u8; 2 * crate::names::MAX_NAME_LENGTH];
+    let mut len = 0;
+    for part in parts {
+        let Some(slot) = buffer.get_mut(len..len + part.len()) else {
+            return Arc::from(format!("{prefix}{process}!{n:x}"));
+        };
+        slot.copy_from_slice(part);
+        len += part.len();
+    }
+    // Two `str`s, ASCII around them: UTF-8.
+    match std::str::from_utf8(&buffer[..len]) {
+        Ok(name) => Arc::from(name),
+        Err(_) => Arc::from(format!("{prefix}{process}!{n:x}")),
+    }
+}
+
 impl LocalRegistry {
     /// A registry whose new channels are named `<prefix><process>!<n>` (so `process` tells this process's
     /// channels apart from other processes'), with the limits of `config`.
@@ -186,10 +224,13 @@ impl LocalRegistry {
         config: LayerConfig,
         drops_as: crate::metrics::Layer,
     ) -> Self {
+        let process = process.into();
         LocalRegistry {
             shared: Arc::new(Shared {
                 config,
-                process: process.into(),
+                plain_process: process.is_empty()
+                    || crate::names::validate_group_name(&process).is_ok(),
+                process,
                 next_local: AtomicU64::new(1),
                 channels: Mutex::default(),
                 groups: Mutex::default(),
@@ -211,8 +252,12 @@ impl LocalRegistry {
     pub fn new_channel(&self, prefix: &str) -> Result<Inbox, LayerError> {
         check_group_name(prefix)?;
         let n = self.shared.next_local.fetch_add(1, Ordering::Relaxed);
-        let name: Arc<str> = Arc::from(format!("{prefix}{}!{n:x}", self.shared.process));
-        check_channel_name(&name)?;
+        let name = local_name(prefix, &self.shared.process, n);
+        // A valid prefix has no `!`: with a plain `process`, the name's only `!` is the one added, and
+        // its characters are all allowed; only its length is left to check (see `plain_process`).
+        if !(self.shared.plain_process && name.len() < crate::names::MAX_NAME_LENGTH) {
+            check_channel_name(&name)?;
+        }
         let queue = Arc::new(self.new_queue());
         lock(&self.shared.channels).insert(name.clone(), queue.clone());
         let registry = Arc::downgrade(&self.shared) as Weak<dyn Release>;
@@ -369,5 +414,58 @@ impl LocalRegistry {
         lock(&self.shared.channels)
             .get(channel)
             .map_or(0, |queue| queue.expired_count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_names_read_as_format_writes_them() {
+        for n in [0, 1, 9, 10, 15, 16, 255, 0xdead_beef, u64::MAX] {
+            assert_eq!(
+                &*local_name("specific.", "abc", n),
+                format!("specific.abc!{n:x}")
+            );
+        }
+        // Past the stack buffer: still the whole name (which the registry then refuses).
+        let long = "p".repeat(3 * crate::names::MAX_NAME_LENGTH);
+        assert_eq!(
+            &*local_name("specific.", &long, 7),
+            format!("specific.{long}!7")
+        );
+        let registry = LocalRegistry::new(long, LayerConfig::default());
+        assert!(registry.new_channel("specific.").is_err());
+    }
+
+    #[test]
+    fn new_channel_names_are_checked_as_before() {
+        let check = |process: &str, prefix: &str| {
+            let registry = LocalRegistry::new(process, LayerConfig::default());
+            let made = registry
+                .new_channel(prefix)
+                .map(|inbox| inbox.name().to_owned());
+            let expected = check_group_name(prefix)
+                .and_then(|()| check_channel_name(&format!("{prefix}{process}!1")));
+            match (&made, &expected) {
+                (Ok(name), Ok(())) => assert_eq!(name, &format!("{prefix}{process}!1")),
+                (Err(made), Err(expected)) => assert_eq!(made.to_string(), expected.to_string()),
+                _ => panic!("{process:?} {prefix:?}: made {made:?}, expected {expected:?}"),
+            }
+        };
+        for process in [
+            "",
+            "abc",
+            "a-b_c.d",
+            "bad!",
+            "bad char",
+            "é",
+            &"p".repeat(90),
+        ] {
+            for prefix in ["specific.", "x", "", "bad!", &"q".repeat(95)] {
+                check(process, prefix);
+            }
+        }
     }
 }

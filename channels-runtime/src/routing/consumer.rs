@@ -171,18 +171,26 @@ enum Hold {
 }
 
 /// A consumer bound to its path captures, ready to run for each message of a connection.
+///
+/// One pointer (16 bytes): every open connection keeps up to four of them (its bindings), so the name and
+/// the modes live in the same allocation as the function rather than beside the pointer.
 #[derive(Clone)]
 pub struct Consumer {
+    inner: Arc<Inner<dyn Fn(Message) -> Invocation + Send + Sync>>,
+}
+
+/// A consumer's function, its name and modes, in one allocation (see [`Consumer`]).
+struct Inner<F: ?Sized> {
     name: &'static str,
-    call: Arc<dyn Fn(Message) -> Invocation + Send + Sync>,
     hold: Hold,
     errors: Option<ErrorMode>,
+    call: F,
 }
 
 impl fmt::Debug for Consumer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consumer")
-            .field("name", &self.name)
+            .field("name", &self.inner.name)
             .finish()
     }
 }
@@ -194,10 +202,36 @@ impl Consumer {
         call: impl Fn(Message) -> Invocation + Send + Sync + 'static,
     ) -> Self {
         Consumer {
-            name,
-            call: Arc::new(call),
-            hold: Hold::Never,
-            errors: None,
+            inner: Arc::new(Inner {
+                name,
+                hold: Hold::Never,
+                errors: None,
+                call,
+            }),
+        }
+    }
+
+    /// The consumer with these modes. In place when this is the only handle to it (a consumer being
+    /// built, or bound for one connection); otherwise (a route's consumer, cloned for each connection) a
+    /// new one that calls the same function.
+    fn with_modes(mut self, hold: Hold, errors: Option<ErrorMode>) -> Self {
+        if self.inner.hold == hold && self.inner.errors == errors {
+            return self;
+        }
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.hold = hold;
+            inner.errors = errors;
+            return self;
+        }
+        let name = self.inner.name;
+        let shared = self.inner;
+        Consumer {
+            inner: Arc::new(Inner {
+                name,
+                hold,
+                errors,
+                call: move |message| (shared.call)(message),
+            }),
         }
     }
 
@@ -240,14 +274,14 @@ impl Consumer {
     /// let all_or_nothing = Consumer::from_async("transfer", |_m: Message| async {}).atomic();
     /// assert!(all_or_nothing.is_atomic());
     /// ```
-    pub fn atomic(mut self) -> Self {
-        self.hold = Hold::Atomic;
-        self
+    pub fn atomic(self) -> Self {
+        let errors = self.inner.errors;
+        self.with_modes(Hold::Atomic, errors)
     }
 
     /// Whether sends are held until the consumer returns `Ok` (see [`atomic`](Self::atomic)).
     pub fn is_atomic(&self) -> bool {
-        self.hold == Hold::Atomic
+        self.inner.hold == Hold::Atomic
     }
 
     /// Holds every send this consumer makes until it returns, then sends them in order whatever it
@@ -260,15 +294,15 @@ impl Consumer {
     /// let like_1x = Consumer::from_async("ws_message", |_m: Message| async {}).buffered();
     /// assert!(like_1x.is_buffered() && !like_1x.is_atomic());
     /// ```
-    pub fn buffered(mut self) -> Self {
-        self.hold = Hold::UntilReturn;
-        self
+    pub fn buffered(self) -> Self {
+        let errors = self.inner.errors;
+        self.with_modes(Hold::UntilReturn, errors)
     }
 
     /// Whether sends are held until the consumer returns, and then sent whatever it returned (see
     /// [`buffered`](Self::buffered)).
     pub fn is_buffered(&self) -> bool {
-        self.hold == Hold::UntilReturn
+        self.inner.hold == Hold::UntilReturn
     }
 
     /// What this consumer's failures do to its connection (see [`ErrorMode`]); this choice wins over the
@@ -280,34 +314,35 @@ impl Consumer {
     /// let lenient = Consumer::from_async("ws_message", |_m: Message| async {}).with_error_mode(ErrorMode::KeepOpen);
     /// assert_eq!(lenient.error_mode(), ErrorMode::KeepOpen);
     /// ```
-    pub fn with_error_mode(mut self, mode: ErrorMode) -> Self {
-        self.errors = Some(mode);
-        self
+    pub fn with_error_mode(self, mode: ErrorMode) -> Self {
+        let hold = self.inner.hold;
+        self.with_modes(hold, Some(mode))
     }
 
     /// The consumer's error mode: its own, or its table's, or [`ErrorMode::Close`].
     pub fn error_mode(&self) -> ErrorMode {
-        self.errors.unwrap_or_default()
+        self.inner.errors.unwrap_or_default()
     }
 
     /// The consumer, with `mode` as its error mode unless it chose one itself (a table's default).
-    pub(crate) fn or_errors(mut self, mode: Option<ErrorMode>) -> Self {
-        if self.errors.is_none() {
-            self.errors = mode;
+    pub(crate) fn or_errors(self, mode: Option<ErrorMode>) -> Self {
+        if self.inner.errors.is_some() {
+            return self;
         }
-        self
+        let hold = self.inner.hold;
+        self.with_modes(hold, mode)
     }
 
     /// The consumer's name, for logs.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.inner.name
     }
 
     /// Starts a run for `message`. In [`ErrorMode::KeepOpen`], the run's error is marked to keep its
     /// connection open ([`ConsumerError::keeps_connection_open`]).
     #[inline] // the message (a few hundred bytes) is passed on, not copied once more
     pub fn invoke(&self, message: Message) -> Invocation {
-        let invocation = (self.call)(message);
+        let invocation = (self.inner.call)(message);
         if self.error_mode() != ErrorMode::KeepOpen {
             return invocation;
         }
@@ -368,6 +403,25 @@ mod tests {
                 .await
                 .keeps_connection_open()
         );
+    }
+
+    #[tokio::test]
+    async fn modes_set_on_a_shared_consumer_leave_its_other_handles_alone() {
+        let route = failing();
+        let bound = route.clone().with_error_mode(ErrorMode::KeepOpen).atomic();
+        assert_eq!(route.error_mode(), ErrorMode::Close);
+        assert!(!route.is_atomic());
+        assert_eq!(bound.error_mode(), ErrorMode::KeepOpen);
+        assert!(bound.is_atomic() && !bound.is_buffered());
+        assert_eq!(bound.name(), "failing");
+        // The same function runs, in the new mode.
+        let kept = error_of(bound.invoke(Message::from_text("x"))).await;
+        assert!(kept.keeps_connection_open());
+        assert_eq!(kept.get_ref().to_string(), "boom");
+        let closed = error_of(route.invoke(Message::from_text("x"))).await;
+        assert!(!closed.keeps_connection_open());
+        // One pointer, with the niche an `Option` uses.
+        assert_eq!(std::mem::size_of::<Option<Consumer>>(), 16);
     }
 
     #[test]

@@ -121,6 +121,62 @@ pub(super) struct Pattern {
     source: Arc<str>,
     regex: Regex,
     names: Vec<Option<Arc<str>>>,
+    /// The pattern as plain text, when it is nothing more (`^/chat/$`, `ws/lobby/`): matched without the
+    /// regex, and left out of its table's `RegexSet`. Every WebSocket handshake resolves three events.
+    literal: Option<Literal>,
+}
+
+/// A pattern that is a literal string, with the anchors around it.
+#[derive(Debug, Clone)]
+struct Literal {
+    text: Box<str>,
+    /// Anchored at the start of the text (`\A`, `^`).
+    start: bool,
+    /// Anchored at its end (`\z`, `$`: without the multi-line flag, which a literal can't set, `$` is
+    /// the end of the text).
+    end: bool,
+}
+
+impl Literal {
+    /// The literal that `regex` (as compiled: wrapped as `compile` wraps it) is, if it is one: optional
+    /// anchors and a non-capturing group around text without any character regex treats specially.
+    /// Anything else (escapes, classes, flags, groups, alternatives) is left to the regex.
+    fn of(regex: &str) -> Option<Literal> {
+        let (mut start, mut end) = (false, false);
+        let mut body = regex;
+        if let Some(rest) = body.strip_prefix(r"\A") {
+            (start, body) = (true, rest);
+        }
+        if let Some(rest) = body.strip_suffix(r"\z") {
+            (end, body) = (true, rest);
+        }
+        if let Some(inner) = body.strip_prefix("(?:").and_then(|b| b.strip_suffix(')')) {
+            body = inner;
+        }
+        if let Some(rest) = body.strip_prefix('^') {
+            (start, body) = (true, rest);
+        }
+        if let Some(rest) = body.strip_suffix('$') {
+            (end, body) = (true, rest);
+        }
+        let special = |c: char| r"\.+*?()|[]{}^$#".contains(c) || c.is_whitespace();
+        (!body.contains(special)).then(|| Literal {
+            text: body.into(),
+            start,
+            end,
+        })
+    }
+
+    /// Where the regex's leftmost match in `text` would end.
+    fn end_of_match(&self, text: &str) -> Option<usize> {
+        let literal = &*self.text;
+        match (self.start, self.end) {
+            (true, true) => (text == literal).then_some(text.len()),
+            (true, false) => text.starts_with(literal).then_some(literal.len()),
+            (false, true) => text.ends_with(literal).then_some(text.len()),
+            (false, false) => text.find(literal).map(|at| at + literal.len()),
+        }
+    }
 }
 
 impl Pattern {
@@ -137,8 +193,9 @@ impl Pattern {
         let names = regex.capture_names().map(|n| n.map(Arc::from)).collect();
         Ok(Pattern {
             source,
-            regex,
             names,
+            literal: Literal::of(regex.as_str()),
+            regex,
         })
     }
 
@@ -149,6 +206,9 @@ impl Pattern {
 
     /// Matches `text`: the end of the match, with captures added to `params`.
     pub(super) fn matches(&self, text: &str, params: &mut PathParams) -> Option<usize> {
+        if let Some(literal) = &self.literal {
+            return literal.end_of_match(text);
+        }
         let captures = self.regex.captures(text)?;
         for (i, name) in self.names.iter().enumerate() {
             if let (Some(name), Some(m)) = (name, captures.get(i)) {
@@ -170,20 +230,27 @@ pub(super) struct PatternIndex {
 
 impl PatternIndex {
     /// Indexes one pattern per entry (`None` for an entry without a usable pattern); `None` when the
-    /// patterns are too large for one set (regex's size limit), and each is then tried in turn.
+    /// patterns are too large for one set (regex's size limit), and each is then tried in turn, or when
+    /// no entry has a pattern.
     pub(super) fn build<'a>(
         patterns: impl Iterator<Item = Option<&'a Result<Pattern, RoutingError>>>,
     ) -> Option<PatternIndex> {
         let mut sources = Vec::new();
         let slots = patterns
             .map(|pattern| match pattern {
-                Some(Ok(pattern)) => {
+                // A literal is matched on its own, at no more cost than a set's lookup.
+                Some(Ok(pattern)) if pattern.literal.is_none() => {
                     sources.push(pattern.regex.as_str().to_owned());
                     Some(sources.len() - 1)
                 }
                 _ => None,
             })
             .collect();
+        // No patterns (routes without a path, the usual WebSocket table of a small app): nothing for a
+        // set to rule out, and matching an empty one still costs each lookup.
+        if sources.is_empty() {
+            return None;
+        }
         let set = RegexSet::new(&sources).ok()?;
         Some(PatternIndex { set, slots })
     }
@@ -225,6 +292,65 @@ mod tests {
             end(PathPattern::re_path("chat/"), true, "ws/chat/x"),
             Some(8)
         );
+    }
+
+    #[test]
+    fn literal_patterns_match_as_their_regex_does() {
+        let patterns = [
+            PathPattern::regex("^/chat/$"),
+            PathPattern::regex("/chat/"),
+            PathPattern::regex("^/chat/"),
+            PathPattern::regex(""),
+            PathPattern::regex("^$"),
+            PathPattern::re_path("ws/chat/$"),
+            PathPattern::re_path("^ws/chat/"),
+            PathPattern::re_path("chat/"),
+            PathPattern::re_path("chat/$"),
+            PathPattern::re_path("^ws/chat/$"),
+            PathPattern::path("ws/chat/"),
+            PathPattern::path("ws/<int:id>/"),
+            PathPattern::regex(r"^/chat\.json$"),
+            PathPattern::regex("^/(a|b)/$"),
+            PathPattern::regex("^/ch.t/$"),
+            PathPattern::re_path("(?i)chat/"),
+        ];
+        let paths = [
+            "",
+            "/",
+            "/chat/",
+            "/chat/x",
+            "x/chat/",
+            "/chat",
+            "ws/chat/",
+            "ws/chat/x",
+            "x/ws/chat/",
+            "chat/",
+            "chat/chat/",
+            "/CHAT/",
+            "/chat.json",
+            "/a/",
+            "/chxt/",
+            "ws/7/",
+        ];
+        let mut literals = 0;
+        for pattern in patterns {
+            for endpoint in [true, false] {
+                let compiled = pattern.compile(endpoint).expect("compiles");
+                literals += usize::from(compiled.literal.is_some());
+                for path in paths {
+                    let by_regex = compiled.regex.find(path).map(|m| m.end());
+                    let mut params = PathParams::default();
+                    assert_eq!(
+                        compiled.matches(path, &mut params),
+                        by_regex,
+                        "{:?} (endpoint: {endpoint}) on {path:?}",
+                        compiled.regex.as_str()
+                    );
+                }
+            }
+        }
+        // Both compilations of the first eleven patterns are literals; none of the others is.
+        assert_eq!(literals, 2 * 11);
     }
 
     #[test]

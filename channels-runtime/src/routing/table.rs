@@ -95,8 +95,10 @@ pub(crate) struct Found<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct BoundRoutes<'a> {
     /// Each route tried, by identity, with its binding (`None`: a capture does not parse). The path is
-    /// the same for every lookup, so a route's captures are too.
-    bound: Vec<(&'a Route, Option<Consumer>)>,
+    /// the same for every lookup, so a route's captures are too. The first few on the stack (a
+    /// connection's three events seldom try more), the rest in `more`.
+    first: [Option<(&'a Route, Option<Consumer>)>; 3],
+    more: Vec<(&'a Route, Option<Consumer>)>,
 }
 
 impl<'a> BoundRoutes<'a> {
@@ -105,11 +107,21 @@ impl<'a> BoundRoutes<'a> {
         route: &'a Route,
         bind: impl FnOnce() -> Option<Consumer>,
     ) -> Option<Consumer> {
-        if let Some((_, consumer)) = self.bound.iter().find(|(r, _)| std::ptr::eq(*r, route)) {
+        if let Some((_, consumer)) = self
+            .first
+            .iter()
+            .flatten()
+            .chain(&self.more)
+            .find(|(r, _)| std::ptr::eq(*r, route))
+        {
             return consumer.clone();
         }
         let consumer = bind();
-        self.bound.push((route, consumer.clone()));
+        let entry = (route, consumer.clone());
+        match self.first.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(entry),
+            None => self.more.push(entry),
+        }
         consumer
     }
 }

@@ -11,8 +11,9 @@ pub(crate) struct Bindings {
     pub(crate) disconnect: Option<Consumer>,
     /// A class-based consumer, which also takes typed events sent to the connection.
     pub(crate) events: Option<Consumer>,
-    /// Group names declared by the bound routes, filled in from the captures.
-    pub(crate) groups: Vec<String>,
+    /// Group names declared by the bound routes, filled in from the captures. A boxed slice (two words,
+    /// not a `Vec`'s three): every open connection keeps it.
+    pub(crate) groups: Box<[String]>,
 }
 
 /// Why a handshake found no usable binding.
@@ -40,10 +41,12 @@ impl Bindings {
             return Err(BindError::NoRoute);
         }
         let mut bindings = Bindings::default();
-        // Routes whose declared groups are already in `bindings.groups`.
-        let mut joined: Vec<&Route> = Vec::with_capacity(3);
+        // Routes whose declared groups are already in `groups`.
+        // One per event at most: on the stack.
+        let mut joined: [Option<&Route>; 3] = [None; 3];
         let mut slots: [Option<Consumer>; 3] = [None, None, None];
-        for (slot, found) in slots.iter_mut().zip(found) {
+        let mut groups = Vec::new();
+        for (i, (slot, found)) in slots.iter_mut().zip(found).enumerate() {
             let Some(Found {
                 route,
                 params,
@@ -52,15 +55,15 @@ impl Bindings {
             else {
                 continue;
             };
-            if !joined.iter().any(|r| std::ptr::eq(*r, route)) {
-                joined.push(route);
+            if !joined.iter().flatten().any(|r| std::ptr::eq(*r, route)) {
+                joined[i] = Some(route);
                 for template in route.groups() {
                     let name = fill_template(template, &params);
                     if let Err(reason) = crate::names::validate_group_name(&name) {
                         return Err(BindError::InvalidGroup(name, reason));
                     }
-                    if !bindings.groups.contains(&name) {
-                        bindings.groups.push(name);
+                    if !groups.contains(&name) {
+                        groups.push(name);
                     }
                 }
             }
@@ -73,6 +76,7 @@ impl Bindings {
         bindings.connect = connect;
         bindings.receive = receive;
         bindings.disconnect = disconnect;
+        bindings.groups = groups.into_boxed_slice();
         Ok(bindings)
     }
 }

@@ -48,28 +48,6 @@ pub(crate) const CONNECTION: &str = "channels::connection";
 #[derive(Clone)]
 pub(crate) struct AcceptedChannel(pub(crate) Arc<str>);
 
-tokio::task_local! {
-    /// The connection whose task is running: what its close line names. Set by the connection's task
-    /// around its serve loop (see [`in_connection`]).
-    static OPEN: Open;
-}
-
-/// What a connection's close line names.
-struct Open {
-    scope: Arc<Scope>,
-    channel: Arc<str>,
-}
-
-/// Runs `serve` (a connection's serve loop) with its connection known to [`closed`], which then logs
-/// the connection's path, peer and reply channel without a span. Costs the future two pointers.
-pub(crate) fn in_connection<F: Future>(
-    scope: Arc<Scope>,
-    channel: Arc<str>,
-    serve: F,
-) -> impl Future<Output = F::Output> {
-    OPEN.scope(Open { scope, channel }, serve)
-}
-
 /// A peer address, or `-` for a connection without one (the in-process transport), as access logs write
 /// a missing field.
 #[derive(Clone, Copy)]
@@ -218,28 +196,21 @@ impl ClosedBy {
     }
 }
 
-/// A WebSocket connection is closing with `code` and `reason` (the access log's close line), with the
-/// connection's path, peer and reply channel when called from its serve loop ([`in_connection`]).
-pub(crate) fn closed(code: u16, reason: &str, by: ClosedBy) {
-    if !tracing::enabled!(target: ACCESS, tracing::Level::INFO) {
-        return;
-    }
-    let log = |open: Option<&Open>| {
-        tracing::info!(
-            target: ACCESS,
-            path = open.map(|o| &*o.scope.path),
-            peer = open.map(|o| field::display(Peer(o.scope.client))),
-            channel = open.map(|o| &*o.channel),
-            code,
-            reason,
-            closed_by = by.as_str(),
-            "WebSocket closed {code} by {}",
-            by.as_str()
-        );
-    };
-    if OPEN.try_with(|open| log(Some(open))).is_err() {
-        log(None);
-    }
+/// A WebSocket connection is closing with `code` and `reason` (the access log's close line), naming the
+/// connection by its path, peer (from `scope`) and reply `channel`. The connection passes them: no
+/// task-local, whose slot every open connection's future would carry.
+pub(crate) fn closed(scope: &Scope, channel: &str, code: u16, reason: &str, by: ClosedBy) {
+    tracing::info!(
+        target: ACCESS,
+        path = &*scope.path,
+        peer = field::display(Peer(scope.client)),
+        channel,
+        code,
+        reason,
+        closed_by = by.as_str(),
+        "WebSocket closed {code} by {}",
+        by.as_str()
+    );
 }
 
 #[cfg(test)]

@@ -160,13 +160,31 @@ fn scheme_of<B>(req: &Request<B>, upgrade: bool) -> &'static str {
 
 /// Whether the request asks to upgrade to a WebSocket (`Connection: upgrade`, `Upgrade: websocket`).
 fn is_upgrade<B>(req: &Request<B>) -> bool {
-    let has_token = |name: header::HeaderName, token: &str| {
-        req.headers().get_all(name).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
+    let headers = req.headers();
+    let has = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .any(|value| has_token(value, token))
     };
-    has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket")
+    has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
+}
+
+/// Whether `value`, a comma-separated list, holds `token` (ASCII case-insensitive, blanks around it
+/// ignored). A value that is not visible ASCII (what `HeaderValue::to_str` refuses) holds none. On the
+/// bytes, not through `to_str` and `str::split`: it runs for every request.
+fn has_token(value: &HeaderValue, token: &str) -> bool {
+    let bytes = value.as_bytes();
+    // The usual case, a value that is the token alone (`Upgrade`, `websocket`), at once.
+    if bytes.eq_ignore_ascii_case(token.as_bytes()) {
+        return true;
+    }
+    bytes
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+        && bytes
+            .split(|&b| b == b',')
+            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// A new process-local channel and the reply channel that writes to it, or the 503 to answer with.
@@ -187,5 +205,44 @@ async fn open_reply_channel(
                 "Service Unavailable",
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_found_in_lists_whatever_their_case_and_blanks() {
+        let has = |value: &'static [u8], token| {
+            has_token(
+                &HeaderValue::from_bytes(value).unwrap_or_else(|_| HeaderValue::from_static("")),
+                token,
+            )
+        };
+        assert!(has(b"Upgrade", "upgrade"));
+        assert!(has(b"keep-alive, Upgrade", "upgrade"));
+        assert!(has(b"keep-alive,\tUPGRADE ,x", "upgrade"));
+        assert!(!has(b"keep-alive", "upgrade"));
+        assert!(!has(b"upgrades", "upgrade"));
+        assert!(!has(b"up grade", "upgrade"));
+        assert!(!has(b"", "upgrade"));
+        // Not visible ASCII: `to_str` refuses the value, and so does the check.
+        assert!(!has(b"upgrade, caf\xc3\xa9", "upgrade"));
+    }
+
+    #[test]
+    fn an_upgrade_needs_both_headers() {
+        let request = |connection: &'static str, upgrade: &'static str| {
+            Request::builder()
+                .header(header::CONNECTION, connection)
+                .header(header::UPGRADE, upgrade)
+                .body(())
+                .unwrap_or_default()
+        };
+        assert!(is_upgrade(&request("Upgrade", "websocket")));
+        assert!(is_upgrade(&request("keep-alive, upgrade", "WebSocket")));
+        assert!(!is_upgrade(&request("keep-alive", "websocket")));
+        assert!(!is_upgrade(&request("upgrade", "h2c")));
     }
 }

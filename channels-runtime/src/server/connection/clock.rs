@@ -139,6 +139,11 @@ impl ClockConfig {
         self.0.websocket_config()
     }
 
+    /// The server's config, for the connection's other limits (timeouts, backlog): one pointer for all.
+    pub(super) fn config(&self) -> &ServerConfig {
+        &self.0
+    }
+
     pub(crate) fn of(config: &Arc<ServerConfig>) -> Self {
         ClockConfig(config.clone())
     }

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use futures_util::future::Either;
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value};
 use tokio_tungstenite::WebSocketStream;
@@ -133,6 +134,9 @@ impl Drop for Owed {
 }
 
 /// Everything a connection owns after the handshake.
+///
+/// Every open connection keeps one, in its task's state: what the server's config says (timeouts, the
+/// backlog's length) is read through the one pointer of `clock` rather than copied here.
 pub(crate) struct Connection {
     pub(crate) scope: Arc<Scope>,
     pub(crate) inbox: Inbox,
@@ -140,15 +144,37 @@ pub(crate) struct Connection {
     pub(crate) bindings: Bindings,
     pub(crate) layer: Arc<dyn ChannelLayer>,
     /// Messages the connect consumer sent before the upgrade completed, to write first.
-    pub(crate) early: Vec<LayerMessage>,
-    pub(crate) max_pending: usize,
-    pub(crate) close_timeout: Duration,
-    pub(crate) write_timeout: Duration,
+    pub(crate) early: Early,
     pub(crate) shutdown: Arc<super::Shutdown>,
-    /// Pings and the maximum lifetime (see `clock`), and the socket's settings.
+    /// Pings and the maximum lifetime (see `clock`), the socket's settings, and the server's limits.
     pub(crate) clock: clock::ClockConfig,
     /// Counts this connection as open until it is dropped, disconnect consumer included.
     pub(crate) tracked: super::TrackerGuard,
+}
+
+/// What the connect consumer sent before the upgrade completed: one pointer (none at all, most often)
+/// rather than a `Vec`'s three words, as every open connection keeps the field long after it is empty.
+#[derive(Default)]
+// A boxed `Vec` on purpose: one word where a boxed slice takes two, and early messages are rare.
+#[allow(clippy::box_collection)]
+pub(crate) struct Early(Option<Box<Vec<LayerMessage>>>);
+
+impl Early {
+    fn of(messages: Vec<LayerMessage>) -> Self {
+        Early((!messages.is_empty()).then(|| Box::new(messages)))
+    }
+}
+
+impl IntoIterator for Early {
+    type Item = LayerMessage;
+    type IntoIter = std::vec::IntoIter<LayerMessage>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0
+            .map(|messages| *messages)
+            .unwrap_or_default()
+            .into_iter()
+    }
 }
 
 /// A consumer run in progress: its name, the event it handles, and the run itself.
@@ -205,10 +231,7 @@ impl Connection {
             reply,
             bindings,
             layer,
-            early,
-            max_pending: shared.config.max_pending_events,
-            close_timeout: shared.config.close_timeout,
-            write_timeout: shared.config.write_timeout,
+            early: Early::of(early),
             shutdown: shared.shutdown.clone(),
             clock: clock::ClockConfig::of(&shared.config),
             tracked,
@@ -219,56 +242,89 @@ impl Connection {
     /// declared groups. An upgrade that fails (the client reset the connection) still gets its
     /// disconnect, with code 1006.
     ///
-    /// `running` is the connect consumer, if it accepted and is still running. One future per connection
-    /// does all of it, so that the connection's state is stored once, not once per nesting level.
-    #[allow(clippy::manual_async_fn)] // on purpose: see the comment in the body
+    /// `running` is the connect consumer, if it accepted and is still running. The wait for the upgrade
+    /// is a combinator in front of the serving future rather than a first step inside it: the state of
+    /// an `async` block keeps room for everything it captured (the upgrade, the hyper result it gives)
+    /// all its life, and this state is paid for by every open connection.
     pub(crate) fn run(
-        mut self,
+        self,
         upgrade: hyper::upgrade::OnUpgrade,
         running: Option<Running>,
     ) -> impl Future<Output = ()> + Send + 'static {
-        // An `async` block, not an `async fn`: an async fn keeps its arguments twice in its state
-        // (rust-lang/rust#62958), and this state is paid for by every open connection. For the same
-        // reason the connect consumer still running is boxed until `serve` takes it: captured as it is,
-        // it would be stored twice (here and in `serve`'s state), and it is rare (a connect consumer
-        // that accepts and keeps running), while the space would be paid by every connection.
+        // Boxed until `serve` takes it: captured as it is, it would be stored twice (here and in `serve`'s
+        // state), and it is rare (a connect consumer that accepts and keeps running), while the space
+        // would be paid by every connection.
         let running = running.map(Box::new);
-        async move {
-            let upgraded = match upgrade.await {
-                Ok(upgraded) => upgraded,
-                Err(error) => {
-                    tracing::debug!(%error, "upgrade failed");
-                    drop(running);
-                    Box::pin(self.into_endpoint().finish(1, 1006)).await;
-                    return;
-                }
-            };
-            let wire = wire::Wire::new(TokioIo::new(upgraded), self.inbox.queue().clone());
-            // `from_raw_socket` is async in name only (it never waits); taking its result at once keeps its
-            // state out of this long-lived future.
-            let Some(mut socket) =
-                WebSocketStream::from_raw_socket(wire, Role::Server, Some(self.clock.websocket()))
-                    .now_or_never()
-            else {
-                tracing::error!("WebSocket set-up did not complete at once; connection dropped");
+        upgrade.then(move |upgraded| match self.socket(upgraded) {
+            Some(socket) => Either::Left(self.serve_socket(socket, running)),
+            None => {
                 drop(running);
-                Box::pin(self.into_endpoint().finish(1, 1006)).await;
-                return;
-            };
+                // Boxed: it is rare, and its state should not weigh on every open connection.
+                Either::Right(Box::pin(self.into_endpoint().finish(1, 1006)))
+            }
+        })
+    }
+
+    /// The WebSocket over the socket hyper upgraded, or `None` (logged) when the upgrade failed.
+    fn socket(&self, upgraded: hyper::Result<hyper::upgrade::Upgraded>) -> Option<Socket> {
+        let upgraded = match upgraded {
+            Ok(upgraded) => upgraded,
+            Err(error) => {
+                tracing::debug!(%error, "upgrade failed");
+                return None;
+            }
+        };
+        let wire = wire::Wire::new(TokioIo::new(upgraded), self.inbox.queue().clone());
+        // `from_raw_socket` is async in name only (it never waits); taking its result at once keeps its
+        // state out of the long-lived future.
+        let socket =
+            WebSocketStream::from_raw_socket(wire, Role::Server, Some(self.clock.websocket()))
+                .now_or_never();
+        if socket.is_none() {
+            tracing::error!("WebSocket set-up did not complete at once; connection dropped");
+        }
+        socket
+    }
+
+    /// Serves `socket` to its end, then runs the disconnect consumer and leaves the groups.
+    #[allow(clippy::manual_async_fn)] // on purpose: see the comment in the body
+    fn serve_socket(
+        mut self,
+        mut socket: Socket,
+        running: Option<Box<Running>>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        // An `async` block, not an `async fn`: an async fn keeps its arguments twice in its state
+        // (rust-lang/rust#62958).
+        async move {
             // A consumer still running when the connection closes is cancelled: `serve` drops it on return.
             let mut order: u64 = 1;
-            // The close line names the connection (`observe::closed`) without a span.
-            let (scope, channel) = (self.scope.clone(), self.inbox.shared_name());
-            let ended = crate::server::observe::in_connection(
-                scope,
-                channel,
-                self.serve(&mut socket, running.map(|running| *running), &mut order),
-            )
-            .await;
+            let ended = self
+                .serve(&mut socket, running.map(|running| *running), &mut order)
+                .await;
             drop(socket);
             // Boxed: it runs once, at the end, and its state should not weigh on every open connection.
             Box::pin(self.into_endpoint().finish(order, ended.code)).await;
         }
+    }
+
+    /// Logs the connection's close line (`observe::closed`), which names it.
+    pub(super) fn closed(&self, code: u16, reason: &str, by: crate::server::observe::ClosedBy) {
+        crate::server::observe::closed(&self.scope, self.inbox.name(), code, reason, by);
+    }
+
+    /// The backlog of events (frames read, events sent to the connection) past which reading pauses.
+    pub(super) fn max_pending(&self) -> usize {
+        self.clock.config().max_pending_events
+    }
+
+    /// How long a write may wait on a full socket.
+    pub(super) fn write_timeout(&self) -> Duration {
+        self.clock.config().write_timeout
+    }
+
+    /// How long a closing handshake may take.
+    pub(super) fn close_timeout(&self) -> Duration {
+        self.clock.config().close_timeout
     }
 
     fn into_endpoint(self) -> Endpoint {
@@ -294,7 +350,7 @@ impl Connection {
             );
             return;
         };
-        if pending.len() >= self.max_pending.saturating_mul(4) {
+        if pending.len() >= self.max_pending().saturating_mul(4) {
             tracing::warn!(channel = self.inbox.name(), event = %kind, "connection's event backlog is full; event dropped");
             return;
         }

@@ -156,18 +156,18 @@ impl Connection {
                 Next::Flush => match self.flush(socket).await {
                     Flushed::Done => None,
                     Flushed::Failed => {
-                        observe::closed(1006, "write failed", observe::ClosedBy::Client);
+                        self.closed(1006, "write failed", observe::ClosedBy::Client);
                         Some(Ended { code: 1006 })
                     }
                     Flushed::Slow(slow) => Some(self.close(socket, Close::Slow(slow)).await),
                 },
                 Next::Close(close) => Some(self.close(socket, close).await),
                 Next::End(code) => {
-                    observe::closed(code, "", observe::ClosedBy::Client);
+                    self.closed(code, "", observe::ClosedBy::Client);
                     Some(Ended { code })
                 }
                 Next::Drop(code, reason) => {
-                    observe::closed(code, reason, observe::ClosedBy::Server);
+                    self.closed(code, reason, observe::ClosedBy::Server);
                     Some(Ended { code })
                 }
             }
@@ -252,12 +252,12 @@ impl Connection {
             return Poll::Ready(Wake::Finished(outcome));
         }
         // While a consumer runs, at most `max_pending` frames wait; past that, reading pauses.
-        if state.pending.len() < self.max_pending
+        if state.pending.len() < self.max_pending()
             && let Poll::Ready(frame) = socket.poll_next_unpin(cx)
         {
             return Poll::Ready(Wake::Frame(frame));
         }
-        let paused = state.pending.len() >= self.max_pending;
+        let paused = state.pending.len() >= self.max_pending();
         if let Some(clock) = &mut state.clock
             && let Poll::Ready(due) = clock.poll_due(cx, paused)
         {

@@ -64,7 +64,7 @@ impl Connection {
                     return Poll::Ready(Flushed::Slow(Slow::OverBudget));
                 }
                 let timer =
-                    timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(self.write_timeout)));
+                    timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(self.write_timeout())));
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => Poll::Ready(Flushed::Slow(Slow::WriteTimeout)),
                     Poll::Pending => Poll::Pending,
@@ -111,9 +111,9 @@ impl Connection {
             socket.get_mut().stop_direct();
             let (code, reason, wait_for_peer) = match close {
                 Close::Received(code) => {
-                    observe::closed(code, "", observe::ClosedBy::Client);
+                    self.closed(code, "", observe::ClosedBy::Client);
                     // tungstenite queued the close reply; flushing sends it.
-                    let _ = tokio::time::timeout(self.close_timeout, socket.flush()).await;
+                    let _ = tokio::time::timeout(self.close_timeout(), socket.flush()).await;
                     return Ended { code };
                 }
                 Close::BadInput(code, reason, error) => {
@@ -127,14 +127,14 @@ impl Connection {
                     (CloseCode::Again, Utf8Bytes::from_static(reason), false)
                 }
             };
-            observe::closed(u16::from(code), &reason, observe::ClosedBy::Server);
+            self.closed(u16::from(code), &reason, observe::ClosedBy::Server);
             let closing = async {
                 let _ = socket.close(Some(CloseFrame { code, reason })).await;
                 if wait_for_peer {
                     while let Some(Ok(_)) = socket.next().await {}
                 }
             };
-            let _ = tokio::time::timeout(self.close_timeout, closing).await;
+            let _ = tokio::time::timeout(self.close_timeout(), closing).await;
             Ended {
                 code: u16::from(code),
             }
@@ -162,7 +162,7 @@ impl Connection {
                 }
                 tracing::warn!(
                     channel = self.inbox.name(),
-                    timeout = ?self.write_timeout,
+                    timeout = ?self.write_timeout(),
                     held = queue.held(),
                     "slow client: a write waited past the write timeout; closing with 1013"
                 );

@@ -162,7 +162,7 @@ pub(super) async fn websocket(
         span: (!span.is_disabled()).then_some(span),
     }
     .start();
-    let mut response = switching_protocols(&key, accept);
+    let mut response = switching_protocols(key, accept);
     response
         .extensions_mut()
         .insert(crate::server::observe::AcceptedChannel(channel));
@@ -195,7 +195,7 @@ fn origin_refusal<B>(shared: &Shared, req: &Request<B>) -> Option<Response<Body>
 
 /// The 101 response that completes the upgrade: the accept's headers, then the handshake's own (which
 /// an accept can't set: `builtin` refuses those names), and the subprotocol chosen.
-fn switching_protocols(key: &str, accept: Accept) -> Response<Body> {
+fn switching_protocols(key: String, accept: Accept) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
@@ -204,7 +204,8 @@ fn switching_protocols(key: &str, accept: Accept) -> Response<Body> {
     }
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    if let Ok(value) = HeaderValue::from_str(key) {
+    // The accept key's own buffer becomes the header's, without a copy.
+    if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(key)) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
     }
     if let Some(value) = accept
