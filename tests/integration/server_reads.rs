@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 
 use channels::ServerHandle;
 use channels::prelude::*;
+use channels::testing::{TestServer, WebsocketCommunicator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -287,4 +288,25 @@ async fn a_fragmented_message_is_reassembled_across_reads() {
         client.send(piece).await;
     }
     assert_eq!(client.frame().await, (TEXT, parts.concat()));
+}
+
+#[tokio::test]
+async fn an_in_process_connection_reads_ahead_as_a_socket_does() {
+    // In process, the connection is an in-memory pipe handed over by hyper: not a plain socket.
+    let server = TestServer::in_process_with(crate::echo::channel_routing(), small())
+        .await
+        .expect("starts");
+    let mut ws = WebsocketCommunicator::connect(&server, "/")
+        .await
+        .expect("accepted");
+    let large: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    ws.send_bytes(large.clone()).await.expect("send");
+    for i in 0..50 {
+        ws.send_text(&format!("{i}")).await.expect("send");
+    }
+    let echoed = ws.receive_bytes().await.expect("the large echo");
+    assert!(echoed == large, "the large message comes back unchanged");
+    for i in 0..50 {
+        assert_eq!(ws.receive_text().await.expect("an echo"), format!("{i}"));
+    }
 }

@@ -28,7 +28,7 @@
 //! and asks for at most that much per read: a large buffer is memory every idle connection keeps, a small
 //! one is one system call per few hundred bytes of a large message. So the wire reads from the socket
 //! into a buffer of its thread's ([`SCRATCH_LEN`], shared by every connection the thread serves), hands
-//! tungstenite what it asked for, and keeps only the rest ([`Wire::ahead`], usually nothing) for its
+//! tungstenite what it asked for, and keeps only the rest (`ahead`, usually nothing) for its
 //! next reads: one system call per 64 KiB however small tungstenite's buffer, and nothing kept per idle
 //! connection. A read that brings no more than tungstenite asked for (a small message) allocates nothing.
 
@@ -70,10 +70,6 @@ thread_local! {
 /// The upgraded connection, with the data frames waiting to be written.
 pub(crate) struct Wire {
     io: Io,
-    /// Bytes read from the socket and not yet handed to tungstenite, first in line: what hyper read
-    /// past the handshake, or the rest of a read larger than tungstenite asked for. Empty (and
-    /// holding no memory) on an idle connection.
-    ahead: Bytes,
     out: Outgoing,
     /// tungstenite's last write stopped inside its own bytes: the rest goes first, before any data frame.
     theirs_partial: bool,
@@ -82,11 +78,25 @@ pub(crate) struct Wire {
 }
 
 /// The connection's bytes: the socket itself when it can be shared for direct writes, else hyper's.
+///
+/// Each keeps `ahead`: bytes read from the socket and not yet handed to tungstenite, first in line
+/// (what hyper read past the handshake, or the rest of a read larger than tungstenite asked for).
+/// Empty, and holding no memory, on an idle connection.
 enum Io {
-    /// TLS, an in-memory pipe, an axum upgrade: as hyper hands it over.
-    Upgraded(TokioIo<hyper::upgrade::Upgraded>),
+    /// TLS, an in-memory pipe, an axum upgrade: as hyper hands it over. Boxed: the plain sockets are
+    /// the many, and this keeps them small (a TLS connection holds far more than a box anyway).
+    Upgraded(Box<Upgraded>),
     /// TCP or a Unix socket, shared with the reply channel's queue for direct writes.
-    Direct { socket: Arc<DirectSocket> },
+    Direct {
+        socket: Arc<DirectSocket>,
+        ahead: Bytes,
+    },
+}
+
+/// A stream as hyper hands it over, and what was read from it ahead (see [`Io`]).
+struct Upgraded {
+    io: TokioIo<hyper::upgrade::Upgraded>,
+    ahead: Bytes,
 }
 
 /// A plain socket.
@@ -353,7 +363,11 @@ impl Wire {
             }
             Err(upgraded) => upgraded,
         };
-        Wire::over(Io::Upgraded(TokioIo::new(upgraded)), Bytes::new(), queue)
+        let io = Upgraded {
+            io: TokioIo::new(upgraded),
+            ahead: Bytes::new(),
+        };
+        Wire::over(Io::Upgraded(Box::new(io)), queue)
     }
 
     /// The wire over a plain socket, registered on `queue` for direct writes; `early` is what hyper read
@@ -374,13 +388,16 @@ impl Wire {
         } else {
             early
         };
-        Wire::over(Io::Direct { socket }, early, queue)
+        let io = Io::Direct {
+            socket,
+            ahead: early,
+        };
+        Wire::over(io, queue)
     }
 
-    fn over(io: Io, ahead: Bytes, queue: Arc<Queue>) -> Self {
+    fn over(io: Io, queue: Arc<Queue>) -> Self {
         Wire {
             io,
-            ahead,
             out: Outgoing::default(),
             theirs_partial: false,
             queue,
@@ -636,15 +653,36 @@ impl Stream {
     }
 }
 
-impl AsyncRead for Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Upgraded(io) => Pin::new(io).poll_read(cx, buf),
-            Io::Direct { socket } => {
+/// The stream under an [`Io`], to read from, apart from its `ahead`.
+enum Source<'a> {
+    Upgraded(&'a mut TokioIo<hyper::upgrade::Upgraded>),
+    Direct(&'a DirectSocket),
+}
+
+impl Io {
+    fn split(&mut self) -> (Source<'_>, &mut Bytes) {
+        match self {
+            Io::Upgraded(upgraded) => (Source::Upgraded(&mut upgraded.io), &mut upgraded.ahead),
+            Io::Direct { socket, ahead } => (Source::Direct(socket), ahead),
+        }
+    }
+
+    /// What was read ahead and not handed over yet.
+    #[cfg(test)]
+    fn ahead(&self) -> &Bytes {
+        match self {
+            Io::Upgraded(upgraded) => &upgraded.ahead,
+            Io::Direct { ahead, .. } => ahead,
+        }
+    }
+}
+
+impl Source<'_> {
+    /// Reads what the stream holds into `buf`.
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Source::Upgraded(io) => Pin::new(&mut **io).poll_read(cx, buf),
+            Source::Direct(socket) => {
                 let read = futures_util::ready!(socket.stream.poll_io(
                     cx,
                     Stream::poll_read_ready,
@@ -657,6 +695,50 @@ impl AsyncRead for Io {
     }
 }
 
+/// Reads ahead (see the module docs): what was kept from the last read first; else a read into the
+/// thread's buffer, of which `buf` gets what fits and `ahead` the rest.
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let (mut source, ahead) = self.get_mut().split();
+        if !ahead.is_empty() {
+            let n = ahead.len().min(buf.remaining());
+            buf.put_slice(&ahead[..n]);
+            bytes::Buf::advance(ahead, n);
+            if ahead.is_empty() {
+                // Gives the buffer back (an empty slice of it would still own it).
+                *ahead = Bytes::new();
+            }
+            return Poll::Ready(Ok(()));
+        }
+        if buf.remaining() >= SCRATCH_LEN {
+            return source.poll_read(cx, buf);
+        }
+        SCRATCH.with(|scratch| {
+            // Only a read of another wire polled from inside this one could find it taken: none is,
+            // but if one were, it reads straight into its caller's buffer.
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                return source.poll_read(cx, buf);
+            };
+            if scratch.is_empty() {
+                *scratch = vec![0u8; SCRATCH_LEN];
+            }
+            let mut read = ReadBuf::new(&mut scratch[..]);
+            futures_util::ready!(source.poll_read(cx, &mut read))?;
+            let read = read.filled();
+            let n = read.len().min(buf.remaining());
+            buf.put_slice(&read[..n]);
+            if n < read.len() {
+                *ahead = Bytes::copy_from_slice(&read[n..]);
+            }
+            Poll::Ready(Ok(()))
+        })
+    }
+}
+
 impl AsyncWrite for Io {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -664,7 +746,7 @@ impl AsyncWrite for Io {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Io::Upgraded(io) => Pin::new(io).poll_write(cx, buf),
+            Io::Upgraded(up) => Pin::new(&mut up.io).poll_write(cx, buf),
             Io::Direct { socket, .. } => {
                 socket
                     .stream
@@ -679,7 +761,7 @@ impl AsyncWrite for Io {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Io::Upgraded(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            Io::Upgraded(up) => Pin::new(&mut up.io).poll_write_vectored(cx, bufs),
             Io::Direct { socket, .. } => {
                 socket
                     .stream
@@ -692,14 +774,14 @@ impl AsyncWrite for Io {
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            Io::Upgraded(io) => io.is_write_vectored(),
+            Io::Upgraded(up) => up.io.is_write_vectored(),
             Io::Direct { .. } => true,
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Io::Upgraded(io) => Pin::new(io).poll_flush(cx),
+            Io::Upgraded(up) => Pin::new(&mut up.io).poll_flush(cx),
             // A socket has nothing to flush.
             Io::Direct { .. } => Poll::Ready(Ok(())),
         }
@@ -707,7 +789,7 @@ impl AsyncWrite for Io {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Io::Upgraded(io) => Pin::new(io).poll_shutdown(cx),
+            Io::Upgraded(up) => Pin::new(&mut up.io).poll_shutdown(cx),
             Io::Direct { socket, .. } => {
                 socket.open.store(false, Ordering::Release);
                 Poll::Ready(socket.stream.shutdown_write())
@@ -722,39 +804,7 @@ impl AsyncRead for Wire {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        if !this.ahead.is_empty() {
-            let n = this.ahead.len().min(buf.remaining());
-            buf.put_slice(&this.ahead[..n]);
-            bytes::Buf::advance(&mut this.ahead, n);
-            if this.ahead.is_empty() {
-                // Gives the buffer back (an empty slice of it would still own it).
-                this.ahead = Bytes::new();
-            }
-            return Poll::Ready(Ok(()));
-        }
-        if buf.remaining() >= SCRATCH_LEN {
-            return Pin::new(&mut this.io).poll_read(cx, buf);
-        }
-        SCRATCH.with(|scratch| {
-            // Only a read of another wire polled from inside this one could find it taken: none is,
-            // but if one were, it reads straight into its caller's buffer.
-            let Ok(mut scratch) = scratch.try_borrow_mut() else {
-                return Pin::new(&mut this.io).poll_read(cx, buf);
-            };
-            if scratch.is_empty() {
-                *scratch = vec![0u8; SCRATCH_LEN];
-            }
-            let mut read = ReadBuf::new(&mut scratch[..]);
-            futures_util::ready!(Pin::new(&mut this.io).poll_read(cx, &mut read))?;
-            let read = read.filled();
-            let n = read.len().min(buf.remaining());
-            buf.put_slice(&read[..n]);
-            if n < read.len() {
-                this.ahead = Bytes::copy_from_slice(&read[n..]);
-            }
-            Poll::Ready(Ok(()))
-        })
+        Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
@@ -1043,32 +1093,35 @@ mod tests {
         let mut buf = [0u8; 64];
         assert_eq!(wire.read(&mut buf).await.unwrap(), 5);
         assert_eq!(&buf[..5], b"early");
-        assert!(wire.ahead.is_empty());
+        assert!(wire.io.ahead().is_empty());
         // Then one read takes all the socket holds; the caller gets what it asked for, the rest waits.
         let mut got = Vec::new();
         let n = wire.read(&mut buf).await.unwrap();
         got.extend_from_slice(&buf[..n]);
         assert_eq!(n, 64);
-        assert_eq!(wire.ahead.len(), sent.len() - 64, "the rest is kept");
+        assert_eq!(wire.io.ahead().len(), sent.len() - 64, "the rest is kept");
         while got.len() < sent.len() {
             let n = wire.read(&mut buf).await.unwrap();
             assert!(n > 0);
             got.extend_from_slice(&buf[..n]);
         }
         assert_eq!(got, sent);
-        assert!(wire.ahead.is_empty(), "nothing is kept once all is read");
+        assert!(
+            wire.io.ahead().is_empty(),
+            "nothing is kept once all is read"
+        );
         // A read that fits keeps nothing.
         theirs.write_all(b"small").await.unwrap();
         let n = wire.read(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"small");
-        assert!(wire.ahead.is_empty());
+        assert!(wire.io.ahead().is_empty());
         // A request as large as the thread's buffer is read straight into the caller's.
         theirs.write_all(&sent).await.unwrap();
         let mut large = vec![0u8; SCRATCH_LEN];
         let mut got = 0;
         while got < sent.len() {
             got += wire.read(&mut large[got..]).await.unwrap();
-            assert!(wire.ahead.is_empty());
+            assert!(wire.io.ahead().is_empty());
         }
         assert_eq!(&large[..got], &sent[..]);
     }
