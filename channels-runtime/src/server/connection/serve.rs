@@ -81,8 +81,9 @@ impl Pending {
     /// Takes the oldest event.
     pub(super) fn pop_front(&mut self) -> Option<Incoming> {
         let event = self.first.take()?;
-        self.first = self.rest.pop_front();
-        if self.first.is_none() && self.rest.capacity() > 0 {
+        if !self.rest.is_empty() {
+            self.first = self.rest.pop_front();
+        } else if self.rest.capacity() > 0 {
             // A backlog has drained: an idle connection keeps no queue. (Only once all is taken, not
             // each time `rest` empties: a client a message ahead would allocate one per message.)
             self.rest = VecDeque::new();
