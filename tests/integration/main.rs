@@ -93,6 +93,7 @@ mod server_keepalive;
 mod server_limits;
 mod server_listeners;
 mod server_origin;
+mod server_reads;
 mod server_subprotocols;
 mod session_channel;
 mod workers;

@@ -21,7 +21,6 @@ mod serve;
 mod wire;
 mod write;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -338,7 +337,7 @@ impl Connection {
         }
     }
 
-    fn queue_event(&self, payload: Arc<Map<String, Value>>, pending: &mut VecDeque<Incoming>) {
+    fn queue_event(&self, payload: Arc<Map<String, Value>>, pending: &mut serve::Pending) {
         let Some(kind) = payload
             .get("type")
             .and_then(Value::as_str)

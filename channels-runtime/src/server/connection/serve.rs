@@ -49,11 +49,54 @@ pub(super) enum Next {
     Drop(u16, &'static str),
 }
 
+/// Events read (or sent to the connection) and not yet dispatched, in order.
+///
+/// Almost always at most one, taken as soon as it came (no consumer is running): that one is kept
+/// inline, so a connection that has seen a message holds no queue on the heap for it (a `VecDeque`
+/// keeps the room for four it allocated on its first event, 160 bytes, for the connection's life).
+/// Only events that arrive while another waits go to `rest`.
+#[derive(Default)]
+pub(super) struct Pending {
+    /// The oldest event; `None` only when `rest` is empty too.
+    first: Option<Incoming>,
+    /// The events behind `first`, in order.
+    rest: VecDeque<Incoming>,
+}
+
+impl Pending {
+    /// How many events wait.
+    pub(super) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    /// Queues an event behind the others.
+    pub(super) fn push_back(&mut self, event: Incoming) {
+        if self.first.is_none() {
+            self.first = Some(event);
+        } else {
+            self.rest.push_back(event);
+        }
+    }
+
+    /// Takes the oldest event.
+    pub(super) fn pop_front(&mut self) -> Option<Incoming> {
+        let event = self.first.take()?;
+        if !self.rest.is_empty() {
+            self.first = self.rest.pop_front();
+        } else if self.rest.capacity() > 0 {
+            // A backlog has drained: an idle connection keeps no queue. (Only once all is taken, not
+            // each time `rest` empties: a client a message ahead would allocate one per message.)
+            self.rest = VecDeque::new();
+        }
+        Some(event)
+    }
+}
+
 /// The serve loop's state between two wakes. (The consumer run in progress stays in `serve`'s own
 /// `running`: moved in here, it would be stored twice in every connection's future.)
 struct Serving {
     /// Events read (or sent to the connection) and not yet dispatched, in order.
-    pending: VecDeque<Incoming>,
+    pending: Pending,
     /// Whether the last wake wrote outbound messages (then the others go first).
     just_wrote: bool,
     /// Whether the shutdown signal has been polled once (it wakes this task from then on).
@@ -80,7 +123,7 @@ impl Connection {
             let shutdown = self.shutdown.clone();
             let mut stopping = std::pin::pin!(shutdown.raised());
             let mut state = Serving {
-                pending: VecDeque::new(),
+                pending: Pending::default(),
                 just_wrote: false,
                 stop_registered: false,
                 clock: Clock::new(&self.clock),
@@ -320,7 +363,7 @@ fn finished(running: &mut Option<Running>, outcome: Result<(), Failure>) -> Next
 }
 
 /// A frame (or the end of the stream) has arrived: buffer data for dispatch, or say how to close.
-fn received(frame: Option<Result<WsMessage, WsError>>, pending: &mut VecDeque<Incoming>) -> Next {
+fn received(frame: Option<Result<WsMessage, WsError>>, pending: &mut Pending) -> Next {
     if let Some(Ok(WsMessage::Text(_) | WsMessage::Binary(_))) = &frame {
         crate::metrics::message_received();
     }
@@ -363,5 +406,57 @@ fn received(frame: Option<Result<WsMessage, WsError>>, pending: &mut VecDeque<In
             }
         },
         None => Next::End(1006),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(i: usize) -> Incoming {
+        Incoming::Text(Utf8Bytes::from(i.to_string()))
+    }
+
+    fn taken(pending: &mut Pending) -> Option<String> {
+        match pending.pop_front()? {
+            Incoming::Text(text) => Some(text.to_string()),
+            _ => panic!("only text was queued"),
+        }
+    }
+
+    #[test]
+    fn one_event_at_a_time_needs_no_queue() {
+        let mut pending = Pending::default();
+        for i in 0..100 {
+            pending.push_back(text(i));
+            assert_eq!(pending.len(), 1);
+            assert_eq!(taken(&mut pending).as_deref(), Some(i.to_string().as_str()));
+            assert_eq!(pending.rest.capacity(), 0, "nothing allocated");
+        }
+        assert!(taken(&mut pending).is_none());
+    }
+
+    #[test]
+    fn a_backlog_comes_out_in_order_and_its_queue_goes_once_drained() {
+        let mut pending = Pending::default();
+        for i in 0..10 {
+            pending.push_back(text(i));
+        }
+        assert_eq!(pending.len(), 10);
+        // Events arriving while the backlog drains queue behind it.
+        for i in 0..5 {
+            assert_eq!(taken(&mut pending), Some(i.to_string()));
+        }
+        pending.push_back(text(10));
+        for i in 5..11 {
+            assert_eq!(taken(&mut pending), Some(i.to_string()));
+        }
+        assert_eq!(pending.len(), 0);
+        assert!(taken(&mut pending).is_none());
+        assert_eq!(
+            pending.rest.capacity(),
+            0,
+            "the drained backlog's queue is given back"
+        );
     }
 }

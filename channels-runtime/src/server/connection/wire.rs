@@ -22,6 +22,18 @@
 //! order (see [`DirectSink`]); the wire sets it before anything it writes itself
 //! ([`Queue::claim_socket`]) and clears it once it has written everything ([`Queue::socket_idle`]).
 //! Other transports (TLS, in-memory pipes, axum's upgrades) go through hyper as before.
+//!
+//! **Reads ahead.** tungstenite keeps a read buffer of
+//! [`read_buffer_size`](crate::ServerConfig#structfield.read_buffer_size) for the connection's whole life,
+//! and asks for at most that much per read: a large buffer is memory every idle connection keeps, a small
+//! one is one system call per few hundred bytes of a large message. So the wire reads from the socket
+//! into a buffer of its thread's ([`SCRATCH_LEN`], shared by every connection the thread serves), hands
+//! tungstenite what it asked for, and keeps only the rest (`ahead`, usually nothing) for its
+//! next reads: one system call per 64 KiB however small tungstenite's buffer, and nothing kept per idle
+//! connection. A read that brings no more than tungstenite asked for (a small message) allocates nothing.
+//! Every transport reads this way (TLS and in-memory pipes too). What it costs: a copy of the rest of a
+//! read larger than tungstenite's request, and one turn of tungstenite's read loop per `read_buffer_size`
+//! bytes of a large message (from memory, where it used to be a system call each).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -48,6 +60,16 @@ const COPY_MAX: usize = 1024;
 /// After a burst, a copy buffer larger than this is given back when it empties.
 const KEEP_COPY_BUFFER: usize = 16 << 10;
 
+/// The thread's read buffer: at most this much is read from a socket at a time (see the module docs).
+/// A request at least this large (tungstenite's own buffer made as large) is read straight into it.
+pub(crate) const SCRATCH_LEN: usize = 64 << 10;
+
+thread_local! {
+    /// Where a wire reads before handing tungstenite its part: allocated on a thread's first read, kept
+    /// for the thread's life. Nothing stays in it between two reads.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The upgraded connection, with the data frames waiting to be written.
 pub(crate) struct Wire {
     io: Io,
@@ -59,15 +81,25 @@ pub(crate) struct Wire {
 }
 
 /// The connection's bytes: the socket itself when it can be shared for direct writes, else hyper's.
+///
+/// Each keeps `ahead`: bytes read from the socket and not yet handed to tungstenite, first in line
+/// (what hyper read past the handshake, or the rest of a read larger than tungstenite asked for).
+/// Empty, and holding no memory, on an idle connection.
 enum Io {
-    /// TLS, an in-memory pipe, an axum upgrade: as hyper hands it over.
-    Upgraded(TokioIo<hyper::upgrade::Upgraded>),
+    /// TLS, an in-memory pipe, an axum upgrade: as hyper hands it over. Boxed: the plain sockets are
+    /// the many, and this keeps them small (a TLS connection holds far more than a box anyway).
+    Upgraded(Box<Upgraded>),
     /// TCP or a Unix socket, shared with the reply channel's queue for direct writes.
     Direct {
         socket: Arc<DirectSocket>,
-        /// What the client sent right behind its handshake, which hyper had already read: read first.
-        early: Bytes,
+        ahead: Bytes,
     },
+}
+
+/// A stream as hyper hands it over, and what was read from it ahead (see [`Io`]).
+struct Upgraded {
+    io: TokioIo<hyper::upgrade::Upgraded>,
+    ahead: Bytes,
 }
 
 /// A plain socket.
@@ -334,11 +366,15 @@ impl Wire {
             }
             Err(upgraded) => upgraded,
         };
-        Wire::over(Io::Upgraded(TokioIo::new(upgraded)), queue)
+        let io = Upgraded {
+            io: TokioIo::new(upgraded),
+            ahead: Bytes::new(),
+        };
+        Wire::over(Io::Upgraded(Box::new(io)), queue)
     }
 
-    /// The wire over a plain socket, registered on `queue` for direct writes; `early` is what was read
-    /// past the handshake.
+    /// The wire over a plain socket, registered on `queue` for direct writes; `early` is what hyper read
+    /// past the handshake (the client's first frames), read first.
     fn direct(stream: Stream, early: Bytes, queue: Arc<Queue>) -> Self {
         let socket = Arc::new(DirectSocket {
             stream,
@@ -355,7 +391,11 @@ impl Wire {
         } else {
             early
         };
-        Wire::over(Io::Direct { socket, early }, queue)
+        let io = Io::Direct {
+            socket,
+            ahead: early,
+        };
+        Wire::over(io, queue)
     }
 
     fn over(io: Io, queue: Arc<Queue>) -> Self {
@@ -616,23 +656,36 @@ impl Stream {
     }
 }
 
-impl AsyncRead for Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Upgraded(io) => Pin::new(io).poll_read(cx, buf),
-            Io::Direct { socket, early } => {
-                if !early.is_empty() {
-                    let n = early.len().min(buf.remaining());
-                    buf.put_slice(&early.split_to(n));
-                    if early.is_empty() {
-                        *early = Bytes::new();
-                    }
-                    return Poll::Ready(Ok(()));
-                }
+/// The stream under an [`Io`], to read from, apart from its `ahead`.
+enum Source<'a> {
+    Upgraded(&'a mut TokioIo<hyper::upgrade::Upgraded>),
+    Direct(&'a DirectSocket),
+}
+
+impl Io {
+    fn split(&mut self) -> (Source<'_>, &mut Bytes) {
+        match self {
+            Io::Upgraded(upgraded) => (Source::Upgraded(&mut upgraded.io), &mut upgraded.ahead),
+            Io::Direct { socket, ahead } => (Source::Direct(socket), ahead),
+        }
+    }
+
+    /// What was read ahead and not handed over yet.
+    #[cfg(test)]
+    fn ahead(&self) -> &Bytes {
+        match self {
+            Io::Upgraded(upgraded) => &upgraded.ahead,
+            Io::Direct { ahead, .. } => ahead,
+        }
+    }
+}
+
+impl Source<'_> {
+    /// Reads what the stream holds into `buf`.
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Source::Upgraded(io) => Pin::new(&mut **io).poll_read(cx, buf),
+            Source::Direct(socket) => {
                 let read = futures_util::ready!(socket.stream.poll_io(
                     cx,
                     Stream::poll_read_ready,
@@ -645,6 +698,50 @@ impl AsyncRead for Io {
     }
 }
 
+/// Reads ahead (see the module docs): what was kept from the last read first; else a read into the
+/// thread's buffer, of which `buf` gets what fits and `ahead` the rest.
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let (mut source, ahead) = self.get_mut().split();
+        if !ahead.is_empty() {
+            let n = ahead.len().min(buf.remaining());
+            buf.put_slice(&ahead[..n]);
+            bytes::Buf::advance(ahead, n);
+            if ahead.is_empty() {
+                // Gives the buffer back (an empty slice of it would still own it).
+                *ahead = Bytes::new();
+            }
+            return Poll::Ready(Ok(()));
+        }
+        if buf.remaining() >= SCRATCH_LEN {
+            return source.poll_read(cx, buf);
+        }
+        SCRATCH.with(|scratch| {
+            // Only a read of another wire polled from inside this one could find it taken: none is,
+            // but if one were, it reads straight into its caller's buffer.
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                return source.poll_read(cx, buf);
+            };
+            if scratch.is_empty() {
+                *scratch = vec![0u8; SCRATCH_LEN];
+            }
+            let mut read = ReadBuf::new(&mut scratch[..]);
+            futures_util::ready!(source.poll_read(cx, &mut read))?;
+            let read = read.filled();
+            let n = read.len().min(buf.remaining());
+            buf.put_slice(&read[..n]);
+            if n < read.len() {
+                *ahead = Bytes::copy_from_slice(&read[n..]);
+            }
+            Poll::Ready(Ok(()))
+        })
+    }
+}
+
 impl AsyncWrite for Io {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -652,7 +749,7 @@ impl AsyncWrite for Io {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Io::Upgraded(io) => Pin::new(io).poll_write(cx, buf),
+            Io::Upgraded(up) => Pin::new(&mut up.io).poll_write(cx, buf),
             Io::Direct { socket, .. } => {
                 socket
                     .stream
@@ -667,7 +764,7 @@ impl AsyncWrite for Io {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Io::Upgraded(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            Io::Upgraded(up) => Pin::new(&mut up.io).poll_write_vectored(cx, bufs),
             Io::Direct { socket, .. } => {
                 socket
                     .stream
@@ -680,14 +777,14 @@ impl AsyncWrite for Io {
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            Io::Upgraded(io) => io.is_write_vectored(),
+            Io::Upgraded(up) => up.io.is_write_vectored(),
             Io::Direct { .. } => true,
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Io::Upgraded(io) => Pin::new(io).poll_flush(cx),
+            Io::Upgraded(up) => Pin::new(&mut up.io).poll_flush(cx),
             // A socket has nothing to flush.
             Io::Direct { .. } => Poll::Ready(Ok(())),
         }
@@ -695,7 +792,7 @@ impl AsyncWrite for Io {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Io::Upgraded(io) => Pin::new(io).poll_shutdown(cx),
+            Io::Upgraded(up) => Pin::new(&mut up.io).poll_shutdown(cx),
             Io::Direct { socket, .. } => {
                 socket.open.store(false, Ordering::Release);
                 Poll::Ready(socket.stream.shutdown_write())
@@ -986,6 +1083,50 @@ mod tests {
             got.extend_from_slice(&buf[..n]);
         }
         assert_eq!(got, b"abcdef");
+    }
+
+    #[tokio::test]
+    async fn a_read_larger_than_asked_for_is_kept_for_the_next_reads_only() {
+        let queue = Arc::new(Queue::new(10, Duration::from_secs(60)));
+        let (ours, mut theirs) = UnixStream::pair().expect("socket pair");
+        let mut wire = Wire::direct(Stream::Unix(ours), Bytes::from_static(b"early"), queue);
+        let sent: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        theirs.write_all(&sent).await.unwrap();
+        // What hyper read past the handshake comes first, as far as it goes.
+        let mut buf = [0u8; 64];
+        assert_eq!(wire.read(&mut buf).await.unwrap(), 5);
+        assert_eq!(&buf[..5], b"early");
+        assert!(wire.io.ahead().is_empty());
+        // Then one read takes all the socket holds; the caller gets what it asked for, the rest waits.
+        let mut got = Vec::new();
+        let n = wire.read(&mut buf).await.unwrap();
+        got.extend_from_slice(&buf[..n]);
+        assert_eq!(n, 64);
+        assert_eq!(wire.io.ahead().len(), sent.len() - 64, "the rest is kept");
+        while got.len() < sent.len() {
+            let n = wire.read(&mut buf).await.unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, sent);
+        assert!(
+            wire.io.ahead().is_empty(),
+            "nothing is kept once all is read"
+        );
+        // A read that fits keeps nothing.
+        theirs.write_all(b"small").await.unwrap();
+        let n = wire.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"small");
+        assert!(wire.io.ahead().is_empty());
+        // A request as large as the thread's buffer is read straight into the caller's.
+        theirs.write_all(&sent).await.unwrap();
+        let mut large = vec![0u8; SCRATCH_LEN];
+        let mut got = 0;
+        while got < sent.len() {
+            got += wire.read(&mut large[got..]).await.unwrap();
+            assert!(wire.io.ahead().is_empty());
+        }
+        assert_eq!(&large[..got], &sent[..]);
     }
 
     /// Several tasks on two worker threads push numbered messages while a connection takes what queues

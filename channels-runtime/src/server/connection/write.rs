@@ -2,7 +2,6 @@
 //! flushed within the write timeout; built-in events act on the socket; a slow client is cast off; and
 //! every way of closing, bounded by the close timeout.
 
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::Poll;
 
@@ -12,9 +11,9 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use super::serve::Next;
+use super::serve::{Next, Pending};
 use super::wire::Opcode;
-use super::{Action, Close, Connection, Ended, Incoming, Slow, Socket, builtin_action};
+use super::{Action, Close, Connection, Ended, Slow, Socket, builtin_action};
 use crate::layer::LayerMessage;
 use crate::layer::queue::{Budget, cost_of};
 use crate::server::observe;
@@ -28,11 +27,7 @@ pub(super) enum Flushed {
 
 impl Connection {
     /// Writes what the connect consumer sent before the upgrade completed.
-    pub(super) fn write_early(
-        &mut self,
-        socket: &mut Socket,
-        pending: &mut VecDeque<Incoming>,
-    ) -> Next {
+    pub(super) fn write_early(&mut self, socket: &mut Socket, pending: &mut Pending) -> Next {
         for message in std::mem::take(&mut self.early) {
             if let Err(close) = self.write(socket, message, pending) {
                 return Next::Close(close);
@@ -79,7 +74,7 @@ impl Connection {
         &self,
         socket: &mut Socket,
         first: LayerMessage,
-        pending: &mut VecDeque<Incoming>,
+        pending: &mut Pending,
     ) -> Next {
         let mut outcome = self.write(socket, first, pending);
         let mut budget = 64;
@@ -181,7 +176,7 @@ impl Connection {
         &self,
         socket: &mut Socket,
         message: LayerMessage,
-        pending: &mut VecDeque<Incoming>,
+        pending: &mut Pending,
     ) -> Result<(), Close> {
         let cost = cost_of(&message);
         let queue = self.inbox.queue();
