@@ -51,7 +51,14 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
     let output = local_at("output", *ret_span);
     let into = into_result(ex, *ret_span);
     let invocation = ex.invocation();
-    let run = if *is_async {
+    let run = if *is_async && matches!(message, MessageArg::ByValue) {
+        // The consumer's own future, boxed once (not inside an `async` block that would hold the
+        // message beside it).
+        let run_async = ex.run_async();
+        quote! {
+            #run_async(#call, |#output| #into(#output))
+        }
+    } else if *is_async {
         let box_pin = exports::box_pin();
         quote! {
             #invocation::Async(#box_pin(async move {

@@ -417,13 +417,35 @@ impl Queue {
     /// # Cancel safety
     /// Cancel-safe: the message is queued in the same poll that returns `Ok`, or not at all.
     pub(crate) async fn push_wait(&self, message: LayerMessage) -> Result<(), LayerError> {
-        // Room now (the common case): one push, no clone, no waiter registration.
+        match self.try_push_wait(message) {
+            Err((LayerError::ChannelFull, message)) => self.push_wait_for_room(message).await,
+            other => other.map_err(|(error, _)| error),
+        }
+    }
+
+    /// [`push_wait`](Self::push_wait)'s first attempt, without a future: pushed when there is room now
+    /// (the common case: one push, no clone, no waiter registration); the message back with
+    /// [`LayerError::ChannelFull`] when the caller has to wait (then
+    /// [`push_wait_for_room`](Self::push_wait_for_room)). A sender that needs no future for the common
+    /// case keeps the waiting one (and its `Notified`) out of its own future's size.
+    pub(crate) fn try_push_wait(
+        &self,
+        message: LayerMessage,
+    ) -> Result<(), (LayerError, LayerMessage)> {
         let now = Instant::now();
         super::clock::observe(now);
-        let mut message = match self.push_or_return(message, now, Push::Wait) {
-            Err((LayerError::ChannelFull, message)) => message,
-            other => return other.map_err(|(error, _)| error),
-        };
+        self.push_or_return(message, now, Push::Wait)
+    }
+
+    /// The rest of [`push_wait`](Self::push_wait) after [`try_push_wait`](Self::try_push_wait) found the
+    /// queue full: waits for room, then pushes.
+    ///
+    /// # Cancel safety
+    /// As [`push_wait`](Self::push_wait).
+    pub(crate) async fn push_wait_for_room(
+        &self,
+        mut message: LayerMessage,
+    ) -> Result<(), LayerError> {
         loop {
             let room = self.space.notified();
             tokio::pin!(room);
