@@ -65,6 +65,12 @@ pub(crate) struct Queue {
     /// writes anything itself, and by a direct write that left part of its frame; cleared by the
     /// connection once everything it had is on the socket. Changed only under the `items` lock.
     writing: AtomicBool,
+    /// Whether the deque holds anything: written under the `items` lock after every change, read without
+    /// it by [`try_pop`](Self::try_pop), so that looking at an empty queue (the connection does it at
+    /// every wake-up, several times per message it serves) takes no lock. `SeqCst`, as the count of
+    /// async waiters: a `pop` that counted itself and then found this `false` is seen by the push that
+    /// sets it (see [`push_or_return`](Self::push_or_return)).
+    queued: AtomicBool,
 }
 
 /// A socket a push can write a data frame to at once: a connection's, registered on its reply channel's
@@ -132,6 +138,7 @@ impl Queue {
             overflowed: AtomicBool::new(false),
             sink: OnceLock::new(),
             writing: AtomicBool::new(false),
+            queued: AtomicBool::new(false),
         }
     }
 
@@ -216,9 +223,10 @@ impl Queue {
                 items.reserve_exact(1);
             }
             items.push_back((now, message));
-            // Read under the lock: a `pop` that counted itself before its last look (under this same
-            // lock) is seen here, so it can't miss this message.
-            self.async_waiters.load(Ordering::Relaxed) > 0
+            self.queued.store(true, Ordering::SeqCst);
+            // Read after `queued` is set, both `SeqCst`: a `pop` that counted itself before its last look
+            // (at `queued`, or under this same lock) is seen here, so it can't miss this message.
+            self.async_waiters.load(Ordering::SeqCst) > 0
         };
         // Only async readers (`pop`) wait on `notify`; the connection polls and uses `reader`.
         if async_waiter {
@@ -467,6 +475,11 @@ impl Queue {
     /// Takes the oldest unexpired message, if any, without waiting. With a budget, its bytes stay counted
     /// until the taker [`release`](Self::release)s them (once written to the socket).
     pub(crate) fn try_pop(&self) -> Option<LayerMessage> {
+        // Nothing queued: no lock. A push that this misses is seen by the reader's next look, after it
+        // registered for a wake-up (`poll_pop`, `pop`).
+        if !self.queued.load(Ordering::SeqCst) {
+            return None;
+        }
         let (popped, freed) = {
             let mut items = self.lock();
             let front_at = items.front()?.0;
@@ -476,6 +489,7 @@ impl Queue {
                 self.drop_expired(&mut items, Instant::now())
             };
             let popped = items.pop_front().map(|(_, message)| message);
+            self.queued.store(!items.is_empty(), Ordering::SeqCst);
             // A message taken is in hand until its frame is on the socket: pushes queue behind it.
             if popped.is_some() && self.sink.get().is_some() {
                 self.writing.store(true, Ordering::Release);
@@ -538,7 +552,10 @@ impl Queue {
 
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.lock().clear();
+        let mut items = self.lock();
+        items.clear();
+        self.queued.store(false, Ordering::SeqCst);
+        drop(items);
         self.space.notify_waiters();
     }
 
