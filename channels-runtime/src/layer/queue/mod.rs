@@ -167,15 +167,17 @@ impl Queue {
 
     /// [`push`](Self::push) with the current time given, for callers pushing to many queues at once.
     pub(crate) fn push_at(&self, message: LayerMessage, now: Instant) -> Result<(), LayerError> {
-        self.push_or_return(message, now, Push::Send)
+        self.push_or_return(message, Some(now), Push::Send)
             .map_err(|(error, _)| error)
     }
 
-    /// Like [`push_at`](Self::push_at), handing the message back when it could not be queued.
+    /// Like [`push_at`](Self::push_at), handing the message back when it could not be queued. Without
+    /// `now`, the clock is read (and the coarse clock told) only if the message is queued: a direct write
+    /// needs no time.
     fn push_or_return(
         &self,
         message: LayerMessage,
-        now: Instant,
+        now: Option<Instant>,
         push: Push,
     ) -> Result<(), (LayerError, LayerMessage)> {
         if self.is_closed() {
@@ -194,6 +196,11 @@ impl Queue {
         {
             return Ok(());
         }
+        let now = now.unwrap_or_else(|| {
+            let now = Instant::now();
+            super::clock::observe(now);
+            now
+        });
         let cost = match budget {
             Some(budget) => {
                 let cost = cost_of(&message);
@@ -440,9 +447,7 @@ impl Queue {
         &self,
         message: LayerMessage,
     ) -> Result<(), (LayerError, LayerMessage)> {
-        let now = Instant::now();
-        super::clock::observe(now);
-        self.push_or_return(message, now, Push::Wait)
+        self.push_or_return(message, None, Push::Wait)
     }
 
     /// The rest of [`push_wait`](Self::push_wait) after [`try_push_wait`](Self::try_push_wait) found the
@@ -460,7 +465,7 @@ impl Queue {
             room.as_mut().enable();
             self.space_waiters.fetch_add(1, Ordering::AcqRel);
             // Look again after announcing ourselves, so a pop (or release) in between is not missed.
-            let retry = self.push_or_return(message, Instant::now(), Push::Wait);
+            let retry = self.push_or_return(message, None, Push::Wait);
             if let Err((LayerError::ChannelFull, back)) = retry {
                 message = back;
                 room.await;
