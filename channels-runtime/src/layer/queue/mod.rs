@@ -34,15 +34,18 @@ use super::{LayerError, LayerMessage};
 #[derive(Debug)]
 pub(crate) struct Queue {
     items: Mutex<VecDeque<(Instant, LayerMessage)>>,
-    notify: Notify,
+    /// What async readers and senders waiting for room wait on, made by the first of them: most queues
+    /// never have one (a connection's inbox is polled, and its consumers rarely wait for room), and every
+    /// connection has a queue.
+    waiters: OnceLock<Box<Waiters>>,
     /// The single poll-based reader of a process-local channel (its connection), if any.
     reader: AtomicWaker,
     /// Woken only when the queue goes past its byte budget: the connection may be waiting on a write.
     alarm: AtomicWaker,
     /// How many `pop` calls are waiting on `notify`.
     async_waiters: AtomicU32,
-    /// Wakes senders waiting for room ([`Queue::push_wait`]); only signalled while someone waits.
-    space: Notify,
+    /// How many senders wait for room ([`Queue::push_wait`]); [`Waiters::space`] is only signalled while
+    /// someone waits.
     space_waiters: AtomicU32,
     /// At most this many messages (without a budget). 32 bits, and the expiry in nanoseconds, so that the
     /// direct sink fits in the size a queue had without it (every connection has one).
@@ -71,6 +74,18 @@ pub(crate) struct Queue {
     /// async waiters: a `pop` that counted itself and then found this `false` is seen by the push that
     /// sets it (see [`push_or_return`](Self::push_or_return)).
     queued: AtomicBool,
+}
+
+/// The wait lists of a [`Queue`], made when first needed (see [`Queue::waiters`]).
+///
+/// Whoever waits makes them before it counts itself (`async_waiters`, `space_waiters`); whoever
+/// signals looks at the count first, so a signaller that sees a waiter sees its lists.
+#[derive(Debug, Default)]
+struct Waiters {
+    /// Async readers ([`Queue::pop`]).
+    notify: Notify,
+    /// Senders waiting for room ([`Queue::push_wait`]).
+    space: Notify,
 }
 
 /// A socket a push can write a data frame to at once: a connection's, registered on its reply channel's
@@ -123,11 +138,10 @@ impl Queue {
     pub(crate) fn new(capacity: usize, expiry: Duration) -> Self {
         Queue {
             items: Mutex::new(VecDeque::new()),
-            notify: Notify::new(),
+            waiters: OnceLock::new(),
             reader: AtomicWaker::new(),
             alarm: AtomicWaker::new(),
             async_waiters: AtomicU32::new(0),
-            space: Notify::new(),
             space_waiters: AtomicU32::new(0),
             capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
             expiry_nanos: u64::try_from(expiry.as_nanos()).unwrap_or(u64::MAX),
@@ -139,6 +153,18 @@ impl Queue {
             sink: OnceLock::new(),
             writing: AtomicBool::new(false),
             queued: AtomicBool::new(false),
+        }
+    }
+
+    /// The wait lists, made now if this is the first waiter.
+    fn waiters(&self) -> &Waiters {
+        self.waiters.get_or_init(Box::default)
+    }
+
+    /// Wakes the senders waiting for room, if any.
+    fn wake_space_waiters(&self) {
+        if let Some(waiters) = self.waiters.get() {
+            waiters.space.notify_waiters();
         }
     }
 
@@ -236,8 +262,8 @@ impl Queue {
             self.async_waiters.load(Ordering::SeqCst) > 0
         };
         // Only async readers (`pop`) wait on `notify`; the connection polls and uses `reader`.
-        if async_waiter {
-            self.notify.notify_one();
+        if async_waiter && let Some(waiters) = self.waiters.get() {
+            waiters.notify.notify_one();
         }
         self.reader.wake();
         Ok(())
@@ -373,7 +399,7 @@ impl Queue {
             });
         crate::metrics::unqueued(before.map_or(0, |held| held.min(bytes)));
         if self.space_waiters.load(Ordering::Acquire) > 0 {
-            self.space.notify_waiters();
+            self.wake_space_waiters();
         }
     }
 
@@ -460,10 +486,11 @@ impl Queue {
         mut message: LayerMessage,
     ) -> Result<(), LayerError> {
         loop {
-            let room = self.space.notified();
+            let room = self.waiters().space.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            self.space_waiters.fetch_add(1, Ordering::AcqRel);
+            // `SeqCst`, as `closed`: `close` sees this waiter, or this waiter's next look sees `closed`.
+            self.space_waiters.fetch_add(1, Ordering::SeqCst);
             // Look again after announcing ourselves, so a pop (or release) in between is not missed.
             let retry = self.push_or_return(message, None, Push::Wait);
             if let Err((LayerError::ChannelFull, back)) = retry {
@@ -509,7 +536,7 @@ impl Queue {
             && self.space_waiters.load(Ordering::Acquire) > 0
             && self.budget.get().is_none()
         {
-            self.space.notify_waiters();
+            self.wake_space_waiters();
         }
         popped
     }
@@ -525,7 +552,7 @@ impl Queue {
                 return message;
             }
             // Announce the wait before the last look, so a push in between notifies us (see `push_at`).
-            let notified = self.notify.notified();
+            let notified = self.waiters().notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let _waiting = Waiting::new(&self.async_waiters);
@@ -556,16 +583,20 @@ impl Queue {
     }
 
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
+        self.closed.store(true, Ordering::SeqCst);
         let mut items = self.lock();
         items.clear();
         self.queued.store(false, Ordering::SeqCst);
         drop(items);
-        self.space.notify_waiters();
+        // `SeqCst` with the waiter's count and its look at `closed`: a sender counted before this load is
+        // woken (its wait was enabled before it counted itself); one counted after sees `closed`.
+        if self.space_waiters.load(Ordering::SeqCst) > 0 {
+            self.wake_space_waiters();
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// How many messages expired before anyone read them.
