@@ -132,7 +132,8 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
 }
 
 /// An `async fn` that takes everything by value, as the same function written `fn .. -> impl Future`
-/// around an `async move` block of its body: the same future, polled the same way, but a third smaller.
+/// around an `async move` block of its body: the same future, polled the same way (its arguments
+/// dropped when the body ends, in the same order), but smaller by the size of its arguments.
 ///
 /// Rust's `async fn` keeps each argument twice in its future (the argument, and the body's own binding
 /// of it, which it moves it into at the first poll): the message, a few hundred bytes, was held twice
@@ -165,7 +166,18 @@ fn stored_once(item: syn::ItemFn) -> syn::ItemFn {
                 .iter()
                 .any(|name| attr.path().is_ident(name))
         });
-    if !plain {
+    // An argument the body never names would lose its "unused variable" warning to the capture below:
+    // such a function (rare) is kept as written. (A name only inside a format string is not seen
+    // here: kept as written too.)
+    let body = quote::ToTokens::to_token_stream(&item.block);
+    let named = sig.inputs.iter().all(|arg| match arg {
+        syn::FnArg::Typed(arg) => match &*arg.pat {
+            syn::Pat::Ident(p) => p.ident.to_string().starts_with('_') || names(&body, &p.ident),
+            _ => false,
+        },
+        syn::FnArg::Receiver(_) => false,
+    });
+    if !plain || !named {
         return item;
     }
     let mut item = item;
@@ -184,11 +196,37 @@ fn stored_once(item: syn::ItemFn) -> syn::ItemFn {
     item.sig.output = syn::parse_quote_spanned! {span=>
         -> impl ::core::future::Future<Output = #output>
     };
+    // Every argument is moved into the future, used or not, and dropped when the body ends, after its
+    // locals, the last argument first: as an `async fn` does (the block captures them in the order they
+    // are first mentioned, and drops them in that order).
+    let arguments: Vec<&syn::Ident> = item
+        .sig
+        .inputs
+        .iter()
+        .rev()
+        .filter_map(|arg| match arg {
+            syn::FnArg::Typed(arg) => match &*arg.pat {
+                syn::Pat::Ident(p) => Some(&p.ident),
+                _ => None,
+            },
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect();
     let block = &item.block;
-    item.block = Box::new(syn::parse_quote_spanned! {block.brace_token.span.join()=>
-        { async move #block }
-    });
+    let block: syn::Block = syn::parse_quote_spanned! {block.brace_token.span.join()=>
+        { async move { #(let _ = &#arguments;)* #block } }
+    };
+    item.block = Box::new(block);
     item
+}
+
+/// Whether `tokens` contain the identifier `ident`, at any depth.
+fn names(tokens: &TokenStream, ident: &syn::Ident) -> bool {
+    tokens.clone().into_iter().any(|tree| match tree {
+        TokenTree::Ident(i) => i == *ident,
+        TokenTree::Group(g) => names(&g.stream(), ident),
+        _ => false,
+    })
 }
 
 /// Whether a type, as tokens, names no reference, lifetime or `impl Trait`: a future that holds it
