@@ -97,9 +97,9 @@ pub(crate) fn send(destination: Option<&Destination>, message: LayerMessage) -> 
 ///
 /// Small on purpose: a consumer's future holds it across the `.await`, and the consumer's future is
 /// moved (copied) several times per message. The common case, a push to the connection's own queue
-/// with room in it, is done in the first poll without any inner future; only a send that has to wait
-/// (a full queue) or goes through a layer boxes one, so the waiting machinery (a `Notified`, the layer's
-/// future) is not part of every consumer's future.
+/// with room in it, is done in the first poll without any inner future; a send that has to wait (a full
+/// queue) boxes its wait, and one through a layer keeps the layer's future (boxed already), so the
+/// waiting machinery (a `Notified`, the layer's future) is not part of every consumer's future.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub(crate) struct Send<'a> {
     state: SendState<'a>,
@@ -108,8 +108,8 @@ pub(crate) struct Send<'a> {
 enum SendState<'a> {
     /// Not polled yet.
     Start(Option<&'a Destination>, LayerMessage),
-    /// Waiting for room, or for the layer.
-    Waiting(futures_util::future::BoxFuture<'a, Result<()>>),
+    /// Waiting for room, or for the layer (whose future is boxed already).
+    Waiting(futures_util::future::BoxFuture<'a, Result<(), LayerError>>),
     /// Finished (or taken apart while polled).
     Done,
 }
@@ -129,11 +129,11 @@ impl Future for Send<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         if let SendState::Waiting(future) = &mut self.state {
-            let poll = future.as_mut().poll(cx);
-            if poll.is_ready() {
-                self.state = SendState::Done;
-            }
-            return poll;
+            let Poll::Ready(outcome) = future.as_mut().poll(cx) else {
+                return Poll::Pending;
+            };
+            self.state = SendState::Done;
+            return Poll::Ready(outcome.map_err(Error::from));
         }
         let SendState::Start(destination, message) =
             std::mem::replace(&mut self.state, SendState::Done)
@@ -150,18 +150,18 @@ impl Future for Send<'_> {
         let Some(message) = deferred::hold(destination, message) else {
             return Poll::Ready(Ok(()));
         };
-        let waiting: futures_util::future::BoxFuture<'_, Result<()>> =
-            match destination {
-                // A connection's own reply channel (most sends): the push, inline.
-                Destination::Local(queue) => match queue.try_push_wait(message) {
-                    Ok(()) => return Poll::Ready(Ok(())),
-                    Err((LayerError::ChannelFull, message)) => Box::pin(async move {
-                        queue.push_wait_for_room(message).await.map_err(Error::from)
-                    }),
-                    Err((error, _)) => return Poll::Ready(Err(Error::from(error))),
-                },
-                _ => Box::pin(deliver(destination, message)),
-            };
+        let waiting = match destination {
+            // A connection's own reply channel (most sends): the push, inline.
+            Destination::Local(queue) => match queue.try_push_wait(message) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err((LayerError::ChannelFull, message)) => {
+                    Box::pin(queue.push_wait_for_room(message))
+                }
+                Err((error, _)) => return Poll::Ready(Err(Error::from(error))),
+            },
+            Destination::Channel(name, layer) => layer.send(name, message),
+            Destination::Group(name, layer) => layer.group_send(name, message),
+        };
         self.state = SendState::Waiting(waiting);
         self.poll(cx)
     }
