@@ -104,6 +104,8 @@ private! {
     consumer => Consumer;
     /// One run of a consumer.
     invocation => Invocation;
+    /// An `async fn` consumer's run, from its future.
+    run_async => run_async;
     /// A matched path's captures.
     path_params => PathParams;
     /// What a consumer needs from a route's path.

@@ -16,6 +16,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::Result;
 use crate::layer::LayerMessage;
@@ -25,9 +26,34 @@ tokio::task_local! {
     static HELD: RefCell<Vec<Outbound>>;
 }
 
+/// How many [`run_holding`] runs are alive in the process. While there are none (no atomic or buffered
+/// consumer is running: the common case), a send needs no look at the task-local [`HELD`].
+static HOLDING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one live [`run_holding`] run, until it ends or is dropped.
+struct Holding;
+
+impl Holding {
+    fn new() -> Self {
+        HOLDING.fetch_add(1, Ordering::Relaxed);
+        Holding
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        HOLDING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Holds a send of `message` to `destination` when the current task runs an atomic consumer, and hands
 /// the message back otherwise, so the caller sends it at once.
 pub(crate) fn hold(destination: &Destination, message: LayerMessage) -> Option<LayerMessage> {
+    // A task inside `run_holding` counted itself before its first poll of the consumer (and on this
+    // task, so this load sees it): zero means no task holds.
+    if HOLDING.load(Ordering::Relaxed) == 0 {
+        return Some(message);
+    }
     let mut message = Some(message);
     let held = HELD.try_with(|held| {
         if let Some(message) = message.take() {
@@ -43,6 +69,7 @@ pub(crate) fn hold(destination: &Destination, message: LayerMessage) -> Option<L
 
 /// Runs `future` with sends held; returns its output and the held sends, in order.
 pub(crate) async fn run_holding<F: Future>(future: F) -> (F::Output, Vec<Outbound>) {
+    let _holding = Holding::new();
     HELD.scope(RefCell::new(Vec::new()), async move {
         let output = future.await;
         let held = HELD.with(|held| std::mem::take(&mut *held.borrow_mut()));

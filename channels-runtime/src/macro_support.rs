@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use crate::routing::{Consumer, FromCapture, PathParams, Route};
+use crate::routing::{Consumer, ConsumerResult, FromCapture, Invocation, PathParams, Route};
 
 pub use crate::routing::{Demultiplexer, ErrorMode, PathPattern, Protocol};
 pub use handler::{
@@ -213,6 +213,20 @@ pub const fn table_uses(table: &TableUses, capture: &str) -> bool {
         i += 1;
     }
     false
+}
+
+/// The run of an `async fn` consumer that takes its message by value: the consumer's own future
+/// (`consumer(message, ..)`, made by the caller) with its output converted, in one box.
+///
+/// Not an `async move { consumer(message).await }` block: such a block holds the message and, once
+/// polled, the consumer's future beside it, and both are copied again at the first poll; this holds
+/// the consumer's future alone.
+pub fn run_async<F, G>(future: F, into: G) -> Invocation
+where
+    F: Future + Send + 'static,
+    G: FnOnce(F::Output) -> ConsumerResult + Send + 'static,
+{
+    Invocation::Async(Box::pin(futures_util::FutureExt::map(future, into)))
 }
 
 /// A copy of a parsed capture for one run of the consumer.

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::outbound::Name;
 use crate::reply::ReplyChannel;
 
 /// Event names that Channels defines for WebSocket and HTTP (from `channels-names`, shared with the macros).
@@ -654,7 +655,9 @@ pub struct Message {
     pub reply_channel: ReplyChannel,
     /// The event's keys.
     pub content: Content,
-    channel: Arc<str>,
+    /// The event name: a literal for the server's own events (`websocket.receive`), so that building a
+    /// message allocates nothing for it.
+    channel: Name,
 }
 
 impl Message {
@@ -771,12 +774,12 @@ impl Message {
 /// Builds messages; used by the server, workers and the testing helpers.
 #[derive(Debug)]
 pub(crate) struct MessageBuilder {
-    channel: Arc<str>,
+    channel: Name,
     content: Content,
 }
 
 impl MessageBuilder {
-    pub(crate) fn new(channel: impl Into<Arc<str>>, scope: Arc<Scope>) -> Self {
+    pub(crate) fn new(channel: impl Into<Name>, scope: Arc<Scope>) -> Self {
         MessageBuilder {
             channel: channel.into(),
             // Every field spelled out: `..Content::default()` would build and drop a default `Arc<Scope>`

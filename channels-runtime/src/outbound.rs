@@ -7,10 +7,13 @@
 //! [`Outbound`] values and calls [`Outbound::deliver`] when the consumer returns. Nothing here calls back
 //! into the senders.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::layer::queue::Queue;
-use crate::layer::{ChannelLayer, LayerMessage};
+use crate::layer::{ChannelLayer, LayerError, LayerMessage};
 use crate::{Error, Result, deferred};
 
 /// A name that clones in O(1): a literal, or a shared string.
@@ -28,6 +31,24 @@ impl std::ops::Deref for Name {
             Name::Static(name) => name,
             Name::Shared(name) => name,
         }
+    }
+}
+
+impl From<&'static str> for Name {
+    fn from(name: &'static str) -> Self {
+        Name::Static(name)
+    }
+}
+
+impl From<Arc<str>> for Name {
+    fn from(name: Arc<str>) -> Self {
+        Name::Shared(name)
+    }
+}
+
+impl From<String> for Name {
+    fn from(name: String) -> Self {
+        Name::Shared(name.into())
     }
 }
 
@@ -62,20 +83,87 @@ impl Outbound {
 /// consumer, delivered now otherwise. `None` is the reply channel of a message that has none
 /// ([`Error::NoReplyChannel`]).
 ///
-/// One future for the whole send (a reply channel's send is this future, not one wrapped in another): a
-/// consumer's future holds it, and every level of nesting is copied when the consumer's future is built.
+/// Nothing happens until the returned future is polled (as with an `async fn`).
 ///
 /// # Cancel safety
 /// Cancel-safe: the message is queued (or held) in the poll that returns `Ok`, or not at all.
-pub(crate) async fn send(destination: Option<&Destination>, message: LayerMessage) -> Result<()> {
-    let destination = destination.ok_or(Error::NoReplyChannel)?;
-    let Some(message) = deferred::hold(destination, message) else {
-        return Ok(());
-    };
-    match destination {
-        // A connection's own reply channel (most sends): the push, inline.
-        Destination::Local(queue) => queue.push_wait(message).await.map_err(Error::from),
-        _ => deliver(destination, message).await,
+pub(crate) fn send(destination: Option<&Destination>, message: LayerMessage) -> Send<'_> {
+    Send {
+        state: SendState::Start(destination, message),
+    }
+}
+
+/// The future of [`send`].
+///
+/// Small on purpose: a consumer's future holds it across the `.await`, and the consumer's future is
+/// moved (copied) several times per message. The common case, a push to the connection's own queue
+/// with room in it, is done in the first poll without any inner future; a send that has to wait (a full
+/// queue) boxes its wait, and one through a layer keeps the layer's future (boxed already), so the
+/// waiting machinery (a `Notified`, the layer's future) is not part of every consumer's future.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub(crate) struct Send<'a> {
+    state: SendState<'a>,
+}
+
+enum SendState<'a> {
+    /// Not polled yet.
+    Start(Option<&'a Destination>, LayerMessage),
+    /// Waiting for room, or for the layer (whose future is boxed already).
+    Waiting(futures_util::future::BoxFuture<'a, Result<(), LayerError>>),
+    /// Finished (or taken apart while polled).
+    Done,
+}
+
+impl std::fmt::Debug for Send<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.state {
+            SendState::Start(..) => "Send::Start",
+            SendState::Waiting(_) => "Send::Waiting",
+            SendState::Done => "Send::Done",
+        })
+    }
+}
+
+impl Future for Send<'_> {
+    type Output = Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if let SendState::Waiting(future) = &mut self.state {
+            let Poll::Ready(outcome) = future.as_mut().poll(cx) else {
+                return Poll::Pending;
+            };
+            self.state = SendState::Done;
+            return Poll::Ready(outcome.map_err(Error::from));
+        }
+        let SendState::Start(destination, message) =
+            std::mem::replace(&mut self.state, SendState::Done)
+        else {
+            // Polled again after it returned `Ready` (a bug of the caller, where an `async fn`'s future
+            // would panic): an error, and nothing sent twice.
+            return Poll::Ready(Err(Error::InvalidMessage(
+                "a send was polled again after it completed".to_owned(),
+            )));
+        };
+        let Some(destination) = destination else {
+            return Poll::Ready(Err(Error::NoReplyChannel));
+        };
+        let Some(message) = deferred::hold(destination, message) else {
+            return Poll::Ready(Ok(()));
+        };
+        let waiting = match destination {
+            // A connection's own reply channel (most sends): the push, inline.
+            Destination::Local(queue) => match queue.try_push_wait(message) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err((LayerError::ChannelFull, message)) => {
+                    Box::pin(queue.push_wait_for_room(message))
+                }
+                Err((error, _)) => return Poll::Ready(Err(Error::from(error))),
+            },
+            Destination::Channel(name, layer) => layer.send(name, message),
+            Destination::Group(name, layer) => layer.group_send(name, message),
+        };
+        self.state = SendState::Waiting(waiting);
+        self.poll(cx)
     }
 }
 

@@ -235,7 +235,7 @@ fn a_pathless_class_route_does_not_take_custom_channels() {
     );
 }
 
-fn message_with(channel: &str, payload: serde_json::Value) -> Message {
+fn message_with(channel: &'static str, payload: serde_json::Value) -> Message {
     let serde_json::Value::Object(map) = payload else {
         panic!("an object")
     };

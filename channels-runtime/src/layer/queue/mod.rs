@@ -34,15 +34,18 @@ use super::{LayerError, LayerMessage};
 #[derive(Debug)]
 pub(crate) struct Queue {
     items: Mutex<VecDeque<(Instant, LayerMessage)>>,
-    notify: Notify,
+    /// What async readers and senders waiting for room wait on, made by the first of them: most queues
+    /// never have one (a connection's inbox is polled, and its consumers rarely wait for room), and every
+    /// connection has a queue.
+    waiters: OnceLock<Box<Waiters>>,
     /// The single poll-based reader of a process-local channel (its connection), if any.
     reader: AtomicWaker,
     /// Woken only when the queue goes past its byte budget: the connection may be waiting on a write.
     alarm: AtomicWaker,
     /// How many `pop` calls are waiting on `notify`.
     async_waiters: AtomicU32,
-    /// Wakes senders waiting for room ([`Queue::push_wait`]); only signalled while someone waits.
-    space: Notify,
+    /// How many senders wait for room ([`Queue::push_wait`]); [`Waiters::space`] is only signalled while
+    /// someone waits.
     space_waiters: AtomicU32,
     /// At most this many messages (without a budget). 32 bits, and the expiry in nanoseconds, so that the
     /// direct sink fits in the size a queue had without it (every connection has one).
@@ -65,6 +68,24 @@ pub(crate) struct Queue {
     /// writes anything itself, and by a direct write that left part of its frame; cleared by the
     /// connection once everything it had is on the socket. Changed only under the `items` lock.
     writing: AtomicBool,
+    /// Whether the deque holds anything: written under the `items` lock after every change, read without
+    /// it by [`try_pop`](Self::try_pop), so that looking at an empty queue (the connection does it at
+    /// every wake-up, several times per message it serves) takes no lock. `SeqCst`, as the count of
+    /// async waiters: a `pop` that counted itself and then found this `false` is seen by the push that
+    /// sets it (see [`push_or_return`](Self::push_or_return)).
+    queued: AtomicBool,
+}
+
+/// The wait lists of a [`Queue`], made when first needed (see [`Queue::waiters`]).
+///
+/// Whoever waits makes them before it counts itself (`async_waiters`, `space_waiters`); whoever
+/// signals looks at the count first, so a signaller that sees a waiter sees its lists.
+#[derive(Debug, Default)]
+struct Waiters {
+    /// Async readers ([`Queue::pop`]).
+    notify: Notify,
+    /// Senders waiting for room ([`Queue::push_wait`]).
+    space: Notify,
 }
 
 /// A socket a push can write a data frame to at once: a connection's, registered on its reply channel's
@@ -117,11 +138,10 @@ impl Queue {
     pub(crate) fn new(capacity: usize, expiry: Duration) -> Self {
         Queue {
             items: Mutex::new(VecDeque::new()),
-            notify: Notify::new(),
+            waiters: OnceLock::new(),
             reader: AtomicWaker::new(),
             alarm: AtomicWaker::new(),
             async_waiters: AtomicU32::new(0),
-            space: Notify::new(),
             space_waiters: AtomicU32::new(0),
             capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
             expiry_nanos: u64::try_from(expiry.as_nanos()).unwrap_or(u64::MAX),
@@ -132,6 +152,19 @@ impl Queue {
             overflowed: AtomicBool::new(false),
             sink: OnceLock::new(),
             writing: AtomicBool::new(false),
+            queued: AtomicBool::new(false),
+        }
+    }
+
+    /// The wait lists, made now if this is the first waiter.
+    fn waiters(&self) -> &Waiters {
+        self.waiters.get_or_init(Box::default)
+    }
+
+    /// Wakes the senders waiting for room, if any.
+    fn wake_space_waiters(&self) {
+        if let Some(waiters) = self.waiters.get() {
+            waiters.space.notify_waiters();
         }
     }
 
@@ -160,15 +193,17 @@ impl Queue {
 
     /// [`push`](Self::push) with the current time given, for callers pushing to many queues at once.
     pub(crate) fn push_at(&self, message: LayerMessage, now: Instant) -> Result<(), LayerError> {
-        self.push_or_return(message, now, Push::Send)
+        self.push_or_return(message, Some(now), Push::Send)
             .map_err(|(error, _)| error)
     }
 
-    /// Like [`push_at`](Self::push_at), handing the message back when it could not be queued.
+    /// Like [`push_at`](Self::push_at), handing the message back when it could not be queued. Without
+    /// `now`, the clock is read (and the coarse clock told) only if the message is queued: a direct write
+    /// needs no time.
     fn push_or_return(
         &self,
         message: LayerMessage,
-        now: Instant,
+        now: Option<Instant>,
         push: Push,
     ) -> Result<(), (LayerError, LayerMessage)> {
         if self.is_closed() {
@@ -187,6 +222,11 @@ impl Queue {
         {
             return Ok(());
         }
+        let now = now.unwrap_or_else(|| {
+            let now = Instant::now();
+            super::clock::observe(now);
+            now
+        });
         let cost = match budget {
             Some(budget) => {
                 let cost = cost_of(&message);
@@ -216,13 +256,14 @@ impl Queue {
                 items.reserve_exact(1);
             }
             items.push_back((now, message));
-            // Read under the lock: a `pop` that counted itself before its last look (under this same
-            // lock) is seen here, so it can't miss this message.
-            self.async_waiters.load(Ordering::Relaxed) > 0
+            self.queued.store(true, Ordering::SeqCst);
+            // Read after `queued` is set, both `SeqCst`: a `pop` that counted itself before its last look
+            // (at `queued`, or under this same lock) is seen here, so it can't miss this message.
+            self.async_waiters.load(Ordering::SeqCst) > 0
         };
         // Only async readers (`pop`) wait on `notify`; the connection polls and uses `reader`.
-        if async_waiter {
-            self.notify.notify_one();
+        if async_waiter && let Some(waiters) = self.waiters.get() {
+            waiters.notify.notify_one();
         }
         self.reader.wake();
         Ok(())
@@ -358,7 +399,7 @@ impl Queue {
             });
         crate::metrics::unqueued(before.map_or(0, |held| held.min(bytes)));
         if self.space_waiters.load(Ordering::Acquire) > 0 {
-            self.space.notify_waiters();
+            self.wake_space_waiters();
         }
     }
 
@@ -417,20 +458,41 @@ impl Queue {
     /// # Cancel safety
     /// Cancel-safe: the message is queued in the same poll that returns `Ok`, or not at all.
     pub(crate) async fn push_wait(&self, message: LayerMessage) -> Result<(), LayerError> {
-        // Room now (the common case): one push, no clone, no waiter registration.
-        let now = Instant::now();
-        super::clock::observe(now);
-        let mut message = match self.push_or_return(message, now, Push::Wait) {
-            Err((LayerError::ChannelFull, message)) => message,
-            other => return other.map_err(|(error, _)| error),
-        };
+        match self.try_push_wait(message) {
+            Err((LayerError::ChannelFull, message)) => self.push_wait_for_room(message).await,
+            other => other.map_err(|(error, _)| error),
+        }
+    }
+
+    /// [`push_wait`](Self::push_wait)'s first attempt, without a future: pushed when there is room now
+    /// (the common case: one push, no clone, no waiter registration); the message back with
+    /// [`LayerError::ChannelFull`] when the caller has to wait (then
+    /// [`push_wait_for_room`](Self::push_wait_for_room)). A sender that needs no future for the common
+    /// case keeps the waiting one (and its `Notified`) out of its own future's size.
+    pub(crate) fn try_push_wait(
+        &self,
+        message: LayerMessage,
+    ) -> Result<(), (LayerError, LayerMessage)> {
+        self.push_or_return(message, None, Push::Wait)
+    }
+
+    /// The rest of [`push_wait`](Self::push_wait) after [`try_push_wait`](Self::try_push_wait) found the
+    /// queue full: waits for room, then pushes.
+    ///
+    /// # Cancel safety
+    /// As [`push_wait`](Self::push_wait).
+    pub(crate) async fn push_wait_for_room(
+        &self,
+        mut message: LayerMessage,
+    ) -> Result<(), LayerError> {
         loop {
-            let room = self.space.notified();
+            let room = self.waiters().space.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            self.space_waiters.fetch_add(1, Ordering::AcqRel);
+            // `SeqCst`, as `closed`: `close` sees this waiter, or this waiter's next look sees `closed`.
+            self.space_waiters.fetch_add(1, Ordering::SeqCst);
             // Look again after announcing ourselves, so a pop (or release) in between is not missed.
-            let retry = self.push_or_return(message, Instant::now(), Push::Wait);
+            let retry = self.push_or_return(message, None, Push::Wait);
             if let Err((LayerError::ChannelFull, back)) = retry {
                 message = back;
                 room.await;
@@ -445,6 +507,11 @@ impl Queue {
     /// Takes the oldest unexpired message, if any, without waiting. With a budget, its bytes stay counted
     /// until the taker [`release`](Self::release)s them (once written to the socket).
     pub(crate) fn try_pop(&self) -> Option<LayerMessage> {
+        // Nothing queued: no lock. A push that this misses is seen by the reader's next look, after it
+        // registered for a wake-up (`poll_pop`, `pop`).
+        if !self.queued.load(Ordering::SeqCst) {
+            return None;
+        }
         let (popped, freed) = {
             let mut items = self.lock();
             let front_at = items.front()?.0;
@@ -454,6 +521,7 @@ impl Queue {
                 self.drop_expired(&mut items, Instant::now())
             };
             let popped = items.pop_front().map(|(_, message)| message);
+            self.queued.store(!items.is_empty(), Ordering::SeqCst);
             // A message taken is in hand until its frame is on the socket: pushes queue behind it.
             if popped.is_some() && self.sink.get().is_some() {
                 self.writing.store(true, Ordering::Release);
@@ -468,7 +536,7 @@ impl Queue {
             && self.space_waiters.load(Ordering::Acquire) > 0
             && self.budget.get().is_none()
         {
-            self.space.notify_waiters();
+            self.wake_space_waiters();
         }
         popped
     }
@@ -484,7 +552,7 @@ impl Queue {
                 return message;
             }
             // Announce the wait before the last look, so a push in between notifies us (see `push_at`).
-            let notified = self.notify.notified();
+            let notified = self.waiters().notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let _waiting = Waiting::new(&self.async_waiters);
@@ -515,13 +583,20 @@ impl Queue {
     }
 
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.lock().clear();
-        self.space.notify_waiters();
+        self.closed.store(true, Ordering::SeqCst);
+        let mut items = self.lock();
+        items.clear();
+        self.queued.store(false, Ordering::SeqCst);
+        drop(items);
+        // `SeqCst` with the waiter's count and its look at `closed`: a sender counted before this load is
+        // woken (its wait was enabled before it counted itself); one counted after sees `closed`.
+        if self.space_waiters.load(Ordering::SeqCst) > 0 {
+            self.wake_space_waiters();
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// How many messages expired before anyone read them.
