@@ -14,7 +14,7 @@ use super::proxy::TrustedProxy;
 /// The defaults follow Daphne for what a peer can send (1 MiB per message and per frame, larger ones close
 /// with 1009) and are sized for many mostly idle connections rather than for raw throughput: tungstenite's
 /// own defaults (128 KiB read buffer, 64 MiB messages) cost about 138 KB per connection; these cost about
-/// 4.6 KB.
+/// 3.3 KB.
 ///
 /// Start from [`ServerConfig::default()`] and change what you need with the setters of the same names
 /// as the fields (the struct is `#[non_exhaustive]`, so new limits can be added without breaking you):
@@ -41,8 +41,8 @@ pub struct ServerConfig {
     /// buffer of its thread's, shared by all the connections the thread serves, and hands tungstenite
     /// this much at a time from it, so a small buffer costs no extra system calls. It costs a little
     /// CPU on large messages (tungstenite takes them `read_buffer_size` bytes at a time, from memory) and
-    /// saves memory on every connection: about 3.7 KB per idle connection with the default, 4.5 KB with
-    /// 1 KiB, 138 KB with tungstenite's defaults (see BENCHMARKS.md). Messages up to `max_message_size`
+    /// saves memory on every connection: about 3.3 KB per idle connection with the default, about 0.8 KB
+    /// more with 1 KiB, 138 KB with tungstenite's defaults (see BENCHMARKS.md). Messages up to `max_message_size`
     /// work whatever it is; raise it for services that mostly move messages of many KiB.
     pub read_buffer_size: usize,
     /// tungstenite's write buffer, for the frames it writes itself (pongs, the close frame). Default 8 KiB.
@@ -131,7 +131,7 @@ pub struct ServerConfig {
     /// Most WebSocket connections open at once (counting handshakes in progress). Past it, a handshake
     /// gets **503** before any consumer runs; plain HTTP requests are still served. Default `None`: no
     /// cap but the process's file descriptor limit (Daphne has none either); set one to keep a server
-    /// within its memory (about 4.6 KB per idle connection, plus what its consumers hold).
+    /// within its memory (about 3.3 KB per idle connection, plus what its consumers hold).
     pub max_connections: Option<usize>,
     /// Longest a WebSocket may stay open; then the server closes it with **1001** (going away, reason
     /// `connection lifetime reached`) and its disconnect consumer runs with that code. Default `None`
