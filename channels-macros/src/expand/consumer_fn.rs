@@ -108,10 +108,6 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
         },
     );
     let item = mark_capture_placeholders(&deny_unused_futures(item, *is_async), name_captures);
-    let item = match message {
-        MessageArg::ByValue => stored_once(item),
-        MessageArg::ByRef => item,
-    };
     let companion = companion_struct(vis, ident, companion);
     let checks = param_checks(ex, &name, params);
     let checks = (!checks.is_empty()).then(|| {
@@ -129,115 +125,6 @@ pub fn consumer_fn(item: &syn::ItemFn, model: &FnModel) -> TokenStream {
         #companion
         #checks
     }
-}
-
-/// An `async fn` that takes everything by value, as the same function written `fn .. -> impl Future`
-/// around an `async move` block of its body: the same future, polled the same way (its arguments
-/// dropped when the body ends, in the same order), but smaller by the size of its arguments.
-///
-/// Rust's `async fn` keeps each argument twice in its future (the argument, and the body's own binding
-/// of it, which it moves it into at the first poll): the message, a few hundred bytes, was held twice
-/// and copied once more at the start of every run. An `async move` block that uses the arguments holds
-/// each once. Only plain `name: Type` arguments without references or lifetimes, no generics, and no
-/// attributes but docs, lints and `cfg` (another attribute macro may treat an `async fn` specially, as
-/// `#[tracing::instrument]` does); anything else is kept as written.
-fn stored_once(item: syn::ItemFn) -> syn::ItemFn {
-    let sig = &item.sig;
-    let plain = sig.asyncness.is_some()
-        && sig.constness.is_none()
-        && sig.unsafety.is_none()
-        && sig.abi.is_none()
-        && sig.variadic.is_none()
-        && sig.generics.params.is_empty()
-        && sig.generics.where_clause.is_none()
-        && sig.inputs.iter().all(|arg| match arg {
-            syn::FnArg::Typed(arg) => {
-                matches!(&*arg.pat, syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none())
-                    && owned_type(&quote::ToTokens::to_token_stream(&arg.ty))
-            }
-            syn::FnArg::Receiver(_) => false,
-        })
-        && match &sig.output {
-            syn::ReturnType::Default => true,
-            syn::ReturnType::Type(_, ty) => owned_type(&quote::ToTokens::to_token_stream(ty)),
-        }
-        && item.attrs.iter().all(|attr| {
-            ["doc", "allow", "warn", "deny", "expect", "cfg"]
-                .iter()
-                .any(|name| attr.path().is_ident(name))
-        });
-    // An argument the body never names would lose its "unused variable" warning to the capture below:
-    // such a function (rare) is kept as written. (A name only inside a format string is not seen
-    // here: kept as written too.)
-    let body = quote::ToTokens::to_token_stream(&item.block);
-    let named = sig.inputs.iter().all(|arg| match arg {
-        syn::FnArg::Typed(arg) => match &*arg.pat {
-            syn::Pat::Ident(p) => p.ident.to_string().starts_with('_') || names(&body, &p.ident),
-            _ => false,
-        },
-        syn::FnArg::Receiver(_) => false,
-    });
-    if !plain || !named {
-        return item;
-    }
-    let mut item = item;
-    let output = match &item.sig.output {
-        syn::ReturnType::Default => quote!(()),
-        syn::ReturnType::Type(_, ty) => quote!(#ty),
-    };
-    let span = match &item.sig.output {
-        syn::ReturnType::Default => item.sig.ident.span(),
-        syn::ReturnType::Type(arrow, _) => arrow.spans[0],
-    };
-    item.sig.asyncness = None;
-    // The user wrote an `async fn`: clippy's advice to write one is about this rewrite, not their code.
-    item.attrs
-        .push(syn::parse_quote!(#[allow(clippy::manual_async_fn)]));
-    item.sig.output = syn::parse_quote_spanned! {span=>
-        -> impl ::core::future::Future<Output = #output>
-    };
-    // Every argument is moved into the future, used or not, and dropped when the body ends, after its
-    // locals, the last argument first: as an `async fn` does (the block captures them in the order they
-    // are first mentioned, and drops them in that order).
-    let arguments: Vec<&syn::Ident> = item
-        .sig
-        .inputs
-        .iter()
-        .rev()
-        .filter_map(|arg| match arg {
-            syn::FnArg::Typed(arg) => match &*arg.pat {
-                syn::Pat::Ident(p) => Some(&p.ident),
-                _ => None,
-            },
-            syn::FnArg::Receiver(_) => None,
-        })
-        .collect();
-    let block = &item.block;
-    let block: syn::Block = syn::parse_quote_spanned! {block.brace_token.span.join()=>
-        { async move { #(let _ = &#arguments;)* #block } }
-    };
-    item.block = Box::new(block);
-    item
-}
-
-/// Whether `tokens` contain the identifier `ident`, at any depth.
-fn names(tokens: &TokenStream, ident: &syn::Ident) -> bool {
-    tokens.clone().into_iter().any(|tree| match tree {
-        TokenTree::Ident(i) => i == *ident,
-        TokenTree::Group(g) => names(&g.stream(), ident),
-        _ => false,
-    })
-}
-
-/// Whether a type, as tokens, names no reference, lifetime or `impl Trait`: a future that holds it
-/// captures nothing the `fn` form would have to spell out.
-fn owned_type(tokens: &TokenStream) -> bool {
-    tokens.clone().into_iter().all(|tree| match tree {
-        TokenTree::Punct(p) => p.as_char() != '&' && p.as_char() != '\'',
-        TokenTree::Ident(i) => i != "impl",
-        TokenTree::Group(g) => owned_type(&g.stream()),
-        TokenTree::Literal(_) => true,
-    })
 }
 
 /// The companion: a struct named like the function, holding its impls.
