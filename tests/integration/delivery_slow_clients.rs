@@ -29,7 +29,7 @@ const TOTAL: usize = ROUNDS * PER_ROUND;
 const BUDGET: usize = 128 << 10;
 
 /// Every connection joins group `g`; the disconnect consumer reports its reply channel and code.
-fn routing(disconnects: mpsc::UnboundedSender<(String, u16)>) -> Routing {
+pub(crate) fn routing(disconnects: mpsc::UnboundedSender<(String, u16)>) -> Routing {
     let accept = Consumer::from_async("accept", |m: Message| async move {
         m.reply_channel.accept().await
     });
@@ -48,16 +48,18 @@ fn routing(disconnects: mpsc::UnboundedSender<(String, u16)>) -> Routing {
 }
 
 /// A message that says its sequence number, padded to `len` bytes.
-fn numbered(seq: usize, len: usize) -> String {
+pub(crate) fn numbered(seq: usize, len: usize) -> String {
     format!("{seq:0>len$}")
 }
 
-fn seq_of(text: &str) -> usize {
+pub(crate) fn seq_of(text: &str) -> usize {
     text.trim_start_matches('0').parse().unwrap_or(0)
 }
 
 /// A member that reads every message as it comes; its watch says how many it has got, in order.
-fn reader(mut ws: common::Ws) -> (watch::Receiver<usize>, tokio::task::JoinHandle<Vec<usize>>) {
+pub(crate) fn reader(
+    mut ws: common::Ws,
+) -> (watch::Receiver<usize>, tokio::task::JoinHandle<Vec<usize>>) {
     let (progress, seen) = watch::channel(0);
     let task = tokio::spawn(async move {
         let mut got = Vec::new();
@@ -75,7 +77,7 @@ fn reader(mut ws: common::Ws) -> (watch::Receiver<usize>, tokio::task::JoinHandl
 
 /// A client that completes the handshake and then reads nothing (a 4 KiB receive buffer, so the kernel
 /// absorbs little), until the test resumes it.
-async fn non_reader(addr: std::net::SocketAddr) -> WebSocketStream<TcpStream> {
+pub(crate) async fn non_reader(addr: std::net::SocketAddr) -> WebSocketStream<TcpStream> {
     let socket = TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
     let stream = socket.connect(addr).await.expect("connect");
@@ -91,7 +93,7 @@ fn group(server: &ServerHandle) -> Group {
 
 /// Sends `rounds` rounds of `per_round` numbered messages of `len` bytes, each round once every reader
 /// has got the one before: the readers keep up, whatever the non-reader does.
-async fn send_in_rounds(
+pub(crate) async fn send_in_rounds(
     server: &ServerHandle,
     readers: &mut [watch::Receiver<usize>],
     rounds: usize,

@@ -48,6 +48,7 @@ mod bench_smoke;
 mod browser_axum_chat;
 mod browser_tutorial_chat;
 mod delivery_direct;
+mod delivery_flush;
 mod delivery_slow_clients;
 mod demux_streams;
 mod django_auth;

@@ -345,7 +345,7 @@ impl LocalRegistry {
             if member.queue.is_closed() {
                 return false;
             }
-            match member.queue.push_at(message.clone(), now) {
+            match member.queue.push_fanout(message.clone(), now) {
                 Ok(()) => true,
                 Err(LayerError::ChannelFull) => {
                     self.shared.dropped.fetch_add(1, Ordering::Relaxed);

@@ -8,14 +8,17 @@
 //!
 //! A connection's reply channel may also have a [`DirectSink`]: its socket, written to by the push itself
 //! when the client is caught up (see [`Queue::set_sink`]), so that a consumer's reply costs one `send` and
-//! no further turn of the connection's loop.
+//! no further turn of the connection's loop. A group message to such a queue is written by a flushing
+//! pass after the sender's turn instead of by the connection's task ([`Queue::push_fanout`], the `flush`
+//! module): one pass writes a fan-out to every member.
 
 mod budget;
+mod flush;
 #[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -53,7 +56,9 @@ pub(crate) struct Queue {
     /// Messages older than this (in nanoseconds; saturating at about 584 years) are not delivered.
     expiry_nanos: u64,
     closed: AtomicBool,
-    expired: AtomicU64,
+    /// Messages that expired unread (diagnostics), saturating at `u32::MAX`: 32 bits keep the queue in
+    /// its size per connection.
+    expired: AtomicU32,
     /// The byte bound that replaces `capacity`, set once by the server for a connection's reply channel.
     budget: OnceLock<Arc<Budget>>,
     /// With a budget: bytes held for the client (queued, or taken by the connection and not yet written).
@@ -72,8 +77,11 @@ pub(crate) struct Queue {
     /// it by [`try_pop`](Self::try_pop), so that looking at an empty queue (the connection does it at
     /// every wake-up, several times per message it serves) takes no lock. `SeqCst`, as the count of
     /// async waiters: a `pop` that counted itself and then found this `false` is seen by the push that
-    /// sets it (see [`push_or_return`](Self::push_or_return)).
+    /// sets it (see [`enqueue`](Self::enqueue)).
     queued: AtomicBool,
+    /// The queue is in a flushing batch that has not flushed it yet ([`Queue::push_fanout`]): a push
+    /// finding it set neither adds it again nor wakes the connection.
+    flush_pending: AtomicBool,
 }
 
 /// The wait lists of a [`Queue`], made when first needed (see [`Queue::waiters`]).
@@ -111,6 +119,27 @@ pub(crate) trait DirectSink: Send + Sync {
     /// Called under the queue's lock, only when nothing precedes the message. On [`Sent::Part`] the sink
     /// keeps the rest, counting `cost` against the budget, for the connection to write first.
     fn try_send(&self, message: &LayerMessage, cost: usize) -> Sent;
+
+    /// Writes the data frames at the front of `queued` that the socket takes without waiting, several per
+    /// system call, and says how many went. Called under the queue's lock by [`Queue::flush`], only when
+    /// nothing precedes them (the same conditions as [`try_send`](Self::try_send)). Stops at the first
+    /// message that is not a data frame, or that is too large to copy (the connection writes those from
+    /// the shared payload). A frame the socket takes in part is kept as the rest, counting its cost
+    /// (`budgeted`: [`cost_of`] it) for the connection to release once written.
+    fn try_send_queued(
+        &self,
+        queued: &VecDeque<(Instant, LayerMessage)>,
+        budgeted: bool,
+    ) -> Flushed;
+}
+
+/// What [`DirectSink::try_send_queued`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Flushed {
+    /// Messages from the front of the queue that are whole on the socket.
+    pub(crate) whole: usize,
+    /// The next message is on the socket in part: the sink keeps its rest.
+    pub(crate) part: bool,
 }
 
 /// What a [`DirectSink`] did with a message.
@@ -122,6 +151,15 @@ pub(crate) enum Sent {
     Part,
     /// Nothing was written (the socket is full, failed, or the sink is off): queue the message.
     Nothing,
+}
+
+/// Where [`Queue::enqueue`] put a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pushed {
+    /// On the socket (a direct write): nobody needs waking.
+    Written,
+    /// In the deque: its reader must be woken, or the queue flushed.
+    Queued,
 }
 
 /// Who pushes, which decides what a push past the budget does.
@@ -146,13 +184,14 @@ impl Queue {
             capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
             expiry_nanos: u64::try_from(expiry.as_nanos()).unwrap_or(u64::MAX),
             closed: AtomicBool::new(false),
-            expired: AtomicU64::new(0),
+            expired: AtomicU32::new(0),
             budget: OnceLock::new(),
             held: AtomicUsize::new(0),
             overflowed: AtomicBool::new(false),
             sink: OnceLock::new(),
             writing: AtomicBool::new(false),
             queued: AtomicBool::new(false),
+            flush_pending: AtomicBool::new(false),
         }
     }
 
@@ -206,21 +245,135 @@ impl Queue {
         now: Option<Instant>,
         push: Push,
     ) -> Result<(), (LayerError, LayerMessage)> {
+        if self.enqueue(message, now, push)? == Pushed::Queued {
+            self.reader.wake();
+        }
+        Ok(())
+    }
+
+    /// Appends a group member's message, like [`push_at`](Self::push_at), but when the connection could
+    /// take it straight to its socket (it has a direct sink) its task is not woken: the queue joins the
+    /// thread's flushing batch, which writes it after the sender's turn (see the `flush` module). Outside
+    /// a tokio runtime the connection is woken as by `push_at`.
+    pub(crate) fn push_fanout(
+        self: &Arc<Self>,
+        message: LayerMessage,
+        now: Instant,
+    ) -> Result<(), LayerError> {
+        let data = matches!(message, LayerMessage::Text(_) | LayerMessage::Binary(_));
+        if self
+            .enqueue(message, Some(now), Push::Send)
+            .map_err(|(error, _)| error)?
+            == Pushed::Written
+        {
+            return Ok(());
+        }
+        if !data || self.sink.get().is_none() {
+            self.reader.wake();
+            return Ok(());
+        }
+        // `SeqCst`, as the flush's clearing of the flag: a push that finds it set was queued before the
+        // flush cleared it, so before the flush looked at the queue (see `flush`).
+        if self.flush_pending.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        if !flush::defer(self) {
+            self.flush_pending.store(false, Ordering::SeqCst);
+            self.reader.wake();
+        }
+        Ok(())
+    }
+
+    /// Writes what the queue holds to its connection's socket, from a flushing batch (see the `flush`
+    /// module): under the lock, in order, and only when the connection is not writing (the conditions of
+    /// a direct write, [`DirectSink`]). What can't be written that way (the socket is full or failed, the
+    /// connection holds the socket, a control message, a large payload) stays queued, and the connection
+    /// is woken for it.
+    pub(crate) fn flush(&self) {
+        // Cleared before the look under the lock: a push queued after that look finds it clear and makes
+        // the queue part of another batch.
+        self.flush_pending.store(false, Ordering::SeqCst);
+        let Some(sink) = self.sink.get().and_then(Weak::upgrade) else {
+            self.reader.wake();
+            return;
+        };
+        let budgeted = self.budget.get().is_some();
+        let (freed, popped, wake) = {
+            let mut items = self.lock();
+            let Some(&(front_at, _)) = items.front() else {
+                return;
+            };
+            if self.writing.load(Ordering::Relaxed) || self.is_closed() {
+                drop(items);
+                self.reader.wake();
+                return;
+            }
+            let mut freed = if super::clock::surely_fresh(front_at, self.expiry()) {
+                0
+            } else {
+                self.drop_expired(&mut items, Instant::now())
+            };
+            let flushed = sink.try_send_queued(&items, budgeted);
+            let whole = flushed.whole.min(items.len());
+            for (_, message) in items.drain(..whole) {
+                if budgeted {
+                    freed += cost_of(&message);
+                }
+            }
+            if flushed.part {
+                // Its bytes stay held: the rest carries them, and the connection releases them once it
+                // has written it. Release: the connection that sees `writing` sees the rest.
+                items.pop_front();
+                self.writing.store(true, Ordering::Release);
+            }
+            self.queued.store(!items.is_empty(), Ordering::SeqCst);
+            let popped = flushed.whole > 0 || flushed.part;
+            (freed, popped, flushed.part || !items.is_empty())
+        };
+        drop(sink);
+        if freed > 0 {
+            self.release(freed);
+        }
+        // Without a budget a pop makes room; with one, the release did it.
+        if popped && !budgeted && self.space_waiters.load(Ordering::Acquire) > 0 {
+            self.wake_space_waiters();
+        }
+        if wake {
+            self.reader.wake();
+        }
+    }
+
+    /// Left out of a batch that was dropped before it flushed this queue (the runtime is shutting down):
+    /// the connection is woken to write what the queue holds itself.
+    fn unbatched(&self) {
+        self.flush_pending.store(false, Ordering::SeqCst);
+        self.reader.wake();
+    }
+
+    /// Appends a message, or writes it straight to the socket (only the connection's own consumers' data
+    /// frames, when it is caught up); says which. Wakes nobody: the caller wakes the connection for a
+    /// queued message, or has it flushed.
+    fn enqueue(
+        &self,
+        message: LayerMessage,
+        now: Option<Instant>,
+        push: Push,
+    ) -> Result<Pushed, (LayerError, LayerMessage)> {
         if self.is_closed() {
             return Err((LayerError::ChannelClosed, message));
         }
         let budget = self.budget.get();
         // Only the connection's own consumers' sends go directly (a reply is written by the consumer's
-        // run, without another turn of the connection's loop). Group and layer sends stay on the queue:
-        // written one push at a time, a broadcast of 1,000 messages/s to 1,000 members cost one TCP
-        // segment per delivery, over ten times the server CPU of the batches the connection writes when
-        // several messages wait for it.
+        // run, without another turn of the connection's loop). Group and layer sends are queued: written
+        // one push at a time, a broadcast of 1,000 messages/s to 1,000 members cost one TCP segment per
+        // delivery, over ten times the server CPU of writing several waiting messages at once. Group
+        // messages are then written by a flushing pass after the sender's turn (`push_fanout`).
         if push == Push::Wait
             && let Some(sink) = self.sink.get()
             && matches!(message, LayerMessage::Text(_) | LayerMessage::Binary(_))
             && self.try_direct(sink, &message, budget.is_some())
         {
-            return Ok(());
+            return Ok(Pushed::Written);
         }
         let now = now.unwrap_or_else(|| {
             let now = Instant::now();
@@ -265,8 +418,7 @@ impl Queue {
         if async_waiter && let Some(waiters) = self.waiters.get() {
             waiters.notify.notify_one();
         }
-        self.reader.wake();
-        Ok(())
+        Ok(Pushed::Queued)
     }
 
     /// Writes `message` to the connection's socket now if nothing precedes it (see [`DirectSink`] for why
@@ -446,7 +598,9 @@ impl Queue {
                 freed += cost_of(message);
             }
             items.pop_front();
-            self.expired.fetch_add(1, Ordering::Relaxed);
+            let _ = self
+                .expired
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1));
         }
         freed
     }
@@ -601,7 +755,7 @@ impl Queue {
 
     /// How many messages expired before anyone read them.
     pub(crate) fn expired_count(&self) -> u64 {
-        self.expired.load(Ordering::Relaxed)
+        u64::from(self.expired.load(Ordering::Relaxed))
     }
 
     #[cfg(test)]

@@ -192,6 +192,8 @@ fn a_queue_is_no_larger_than_its_budget_per_connection() {
 struct Recording {
     answer: Mutex<Sent>,
     offered: Mutex<Vec<(LayerMessage, usize)>>,
+    /// Calls of `try_send_queued` (one per flush that found something to write).
+    flushes: AtomicU32,
 }
 
 impl Recording {
@@ -199,6 +201,7 @@ impl Recording {
         Arc::new(Recording {
             answer: Mutex::new(answer),
             offered: Mutex::new(Vec::new()),
+            flushes: AtomicU32::new(0),
         })
     }
 
@@ -220,6 +223,32 @@ impl DirectSink for Recording {
     fn try_send(&self, message: &LayerMessage, cost: usize) -> Sent {
         self.offered.lock().unwrap().push((message.clone(), cost));
         *self.answer.lock().unwrap()
+    }
+
+    /// Takes the data messages at the front one by one, answering for each what it is told to (stopping
+    /// at the first it doesn't take whole).
+    fn try_send_queued(
+        &self,
+        queued: &std::collections::VecDeque<(tokio::time::Instant, LayerMessage)>,
+        budgeted: bool,
+    ) -> Flushed {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        let mut flushed = Flushed::default();
+        for (_, message) in queued {
+            if !matches!(message, LayerMessage::Text(_) | LayerMessage::Binary(_)) {
+                break;
+            }
+            let cost = if budgeted { cost_of(message) } else { 0 };
+            match self.try_send(message, cost) {
+                Sent::Whole => flushed.whole += 1,
+                Sent::Part => {
+                    flushed.part = true;
+                    break;
+                }
+                Sent::Nothing => break,
+            }
+        }
+        flushed
     }
 }
 
@@ -429,4 +458,224 @@ async fn wait_lists_are_made_by_the_first_waiter_only() {
     assert!(q.waiters.get().is_some(), "the async reader made them");
     q.push(LayerMessage::text("b")).unwrap();
     assert_eq!(reader.await.unwrap(), LayerMessage::text("b"));
+}
+
+/// A caught-up queue behind a sink, shared as group members' queues are, with a reader (the connection)
+/// waiting on it.
+fn member(sink: &Arc<Recording>) -> (Arc<Queue>, Arc<Woken>) {
+    let q = Arc::new(with_sink(sink));
+    (q.clone(), waiting_reader(&q))
+}
+
+/// Registers a reader on `q` as the connection does, and returns what tells whether it was woken.
+fn waiting_reader(q: &Queue) -> Arc<Woken> {
+    let woken = Arc::new(Woken(AtomicBool::new(false)));
+    let waker = futures_util::task::waker(woken.clone());
+    assert!(q.poll_pop(&mut Context::from_waker(&waker)).is_pending());
+    woken
+}
+
+/// Lets the flushing task spawned by the pushes run: on this single-threaded runtime a yield puts this
+/// test's task behind the tasks already spawned.
+async fn let_the_batch_flush() {
+    tokio::task::yield_now().await;
+}
+
+#[tokio::test]
+async fn a_fanout_push_is_flushed_after_the_senders_turn_without_waking_the_connection() {
+    let sink = Recording::new(Sent::Whole);
+    let (q, woken) = member(&sink);
+    q.push_fanout(LayerMessage::text("a"), Instant::now())
+        .unwrap();
+    q.push_fanout(LayerMessage::text("b"), Instant::now())
+        .unwrap();
+    assert_eq!(q.len(), 2, "queued until the sender's turn ends");
+    assert!(sink.offered().is_empty());
+    let_the_batch_flush().await;
+    assert_eq!(
+        sink.offered(),
+        [LayerMessage::text("a"), LayerMessage::text("b")]
+    );
+    assert_eq!(
+        sink.flushes.load(Ordering::SeqCst),
+        1,
+        "both in one flush: the queue joined the batch once"
+    );
+    assert_eq!(q.len(), 0);
+    assert!(
+        !woken.0.load(Ordering::SeqCst),
+        "the connection had nothing to do"
+    );
+    assert!(!q.flush_pending.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn one_batch_flushes_every_member_and_a_later_push_makes_a_new_one() {
+    let sinks: Vec<_> = (0..3).map(|_| Recording::new(Sent::Whole)).collect();
+    let members: Vec<_> = sinks.iter().map(member).collect();
+    for (q, _) in &members {
+        q.push_fanout(LayerMessage::text("1"), Instant::now())
+            .unwrap();
+    }
+    let_the_batch_flush().await;
+    for (q, _) in &members {
+        q.push_fanout(LayerMessage::text("2"), Instant::now())
+            .unwrap();
+    }
+    let_the_batch_flush().await;
+    for (sink, (q, woken)) in sinks.iter().zip(&members) {
+        assert_eq!(
+            sink.offered(),
+            [LayerMessage::text("1"), LayerMessage::text("2")]
+        );
+        assert_eq!(q.len(), 0);
+        assert!(!woken.0.load(Ordering::SeqCst));
+    }
+}
+
+#[tokio::test]
+async fn what_the_socket_refuses_stays_queued_and_wakes_the_connection() {
+    let sink = Recording::new(Sent::Nothing);
+    let (q, woken) = member(&sink);
+    q.push_fanout(LayerMessage::text("a"), Instant::now())
+        .unwrap();
+    let_the_batch_flush().await;
+    assert_eq!(sink.offered(), [LayerMessage::text("a")], "offered once");
+    assert_eq!(q.len(), 1, "kept for the connection");
+    assert!(woken.0.load(Ordering::SeqCst), "the connection writes it");
+    assert_eq!(q.try_pop(), Some(LayerMessage::text("a")));
+}
+
+#[tokio::test]
+async fn a_partly_flushed_message_keeps_its_bytes_held_and_claims_the_socket() {
+    let sink = Recording::new(Sent::Part);
+    let (q, _) = budgeted(10_000, OverBudget::Close);
+    q.set_sink(Arc::downgrade(&sink) as Weak<Recording>);
+    q.socket_idle();
+    let q = Arc::new(q);
+    let woken = waiting_reader(&q);
+    q.push_fanout(text_of(100), Instant::now()).unwrap();
+    q.push_fanout(text_of(10), Instant::now()).unwrap();
+    let held = q.held();
+    assert_eq!(held, 110 + 2 * budget::PER_MESSAGE);
+    let_the_batch_flush().await;
+    assert_eq!(sink.offered().len(), 1, "stopped at the partial frame");
+    assert_eq!(q.len(), 1, "the next one waits for the rest");
+    assert_eq!(q.held(), held, "the rest and the queued one are still held");
+    assert!(
+        woken.0.load(Ordering::SeqCst),
+        "the connection is woken to finish"
+    );
+    // The connection owns the socket until it has written the rest: a reply queues.
+    sink.answer(Sent::Whole);
+    q.push_wait(text_of(1)).await.unwrap();
+    assert_eq!(q.len(), 2);
+}
+
+#[tokio::test]
+async fn a_whole_flush_gives_the_budget_back() {
+    let sink = Recording::new(Sent::Whole);
+    let (q, _) = budgeted(10_000, OverBudget::Close);
+    q.set_sink(Arc::downgrade(&sink) as Weak<Recording>);
+    q.socket_idle();
+    let q = Arc::new(q);
+    q.push_fanout(text_of(100), Instant::now()).unwrap();
+    assert!(q.held() > 0);
+    let_the_batch_flush().await;
+    assert_eq!(q.held(), 0);
+}
+
+#[tokio::test]
+async fn a_connection_holding_its_socket_is_woken_instead_of_flushed() {
+    let sink = Recording::new(Sent::Whole);
+    let (q, woken) = member(&sink);
+    q.claim_socket();
+    q.push_fanout(LayerMessage::text("a"), Instant::now())
+        .unwrap();
+    let_the_batch_flush().await;
+    assert!(sink.offered().is_empty());
+    assert!(woken.0.load(Ordering::SeqCst));
+    assert_eq!(q.try_pop(), Some(LayerMessage::text("a")));
+}
+
+/// A reply pushed while a group message waits for its flush goes behind it, and both are written by
+/// the flush, in order.
+#[tokio::test]
+async fn a_reply_never_overtakes_a_group_message_waiting_for_its_flush() {
+    let sink = Recording::new(Sent::Whole);
+    let (q, _) = member(&sink);
+    q.push_fanout(LayerMessage::text("group"), Instant::now())
+        .unwrap();
+    q.push_wait(LayerMessage::text("reply")).await.unwrap();
+    assert!(
+        sink.offered().is_empty(),
+        "not written past the group message"
+    );
+    let_the_batch_flush().await;
+    assert_eq!(
+        sink.offered(),
+        [LayerMessage::text("group"), LayerMessage::text("reply")]
+    );
+    assert_eq!(q.len(), 0);
+}
+
+#[tokio::test]
+async fn control_messages_are_left_to_the_connection() {
+    let sink = Recording::new(Sent::Whole);
+    let (q, woken) = member(&sink);
+    q.push_fanout(LayerMessage::Close(1000), Instant::now())
+        .unwrap();
+    assert!(woken.0.load(Ordering::SeqCst), "woken at once, as before");
+    assert!(!q.flush_pending.load(Ordering::SeqCst));
+    assert_eq!(q.try_pop(), Some(LayerMessage::Close(1000)));
+}
+
+#[tokio::test]
+async fn expired_messages_are_not_flushed() {
+    let sink = Recording::new(Sent::Whole);
+    let q = Queue::new(100, Duration::ZERO);
+    q.set_sink(Arc::downgrade(&sink) as Weak<Recording>);
+    q.socket_idle();
+    let q = Arc::new(q);
+    q.push_fanout(LayerMessage::text("stale"), Instant::now())
+        .unwrap();
+    let_the_batch_flush().await;
+    assert!(sink.offered().is_empty());
+    assert_eq!(q.expired_count(), 1);
+    assert_eq!(q.len(), 0);
+}
+
+#[test]
+fn outside_a_runtime_a_fanout_push_wakes_the_connection() {
+    let sink = Recording::new(Sent::Whole);
+    let (q, woken) = member(&sink);
+    q.push_fanout(LayerMessage::text("a"), Instant::now())
+        .unwrap();
+    assert!(woken.0.load(Ordering::SeqCst));
+    assert!(!q.flush_pending.load(Ordering::SeqCst));
+    assert_eq!(q.try_pop(), Some(LayerMessage::text("a")));
+}
+
+/// A runtime dropped before its flushing task ran (shutting down) drops the batch: its connections are
+/// woken, and the messages are still there for them.
+#[test]
+fn a_batch_dropped_before_it_ran_wakes_its_connections() {
+    let sink = Recording::new(Sent::Whole);
+    let (q, woken) = member(&sink);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        q.push_fanout(LayerMessage::text("a"), Instant::now())
+            .unwrap();
+    });
+    assert!(
+        !woken.0.load(Ordering::SeqCst),
+        "the flush is still to come"
+    );
+    drop(runtime);
+    assert!(woken.0.load(Ordering::SeqCst));
+    assert!(!q.flush_pending.load(Ordering::SeqCst));
+    assert!(sink.offered().is_empty());
+    assert_eq!(q.try_pop(), Some(LayerMessage::text("a")));
 }

@@ -17,8 +17,10 @@
 //! it with the reply channel's queue ([`DirectSocket`], a [`DirectSink`]): a data frame the connection's
 //! own consumers send while the client is caught up (nothing queued, nothing in hand, nothing waiting
 //! here) is written by the send itself, with one non-blocking `send`, without another turn of the
-//! connection's loop. Group messages stay on the queue (see `Queue::push_or_return` for why). A frame the socket takes only in part leaves its rest here, first in line, and wakes the
-//! connection to finish it. The queue's `writing` flag keeps the two writers apart and the frames in
+//! connection's loop. Group messages are queued, then written by a flushing pass after the sender's turn
+//! ([`DirectSink::try_send_queued`]: all a member's waiting frames in one `send`; see `Queue::push_fanout`).
+//! A frame the socket takes only in part leaves its rest here, first in line, and wakes the connection to
+//! finish it. The queue's `writing` flag keeps the two writers apart and the frames in
 //! order (see [`DirectSink`]); the wire sets it before anything it writes itself
 //! ([`Queue::claim_socket`]) and clears it once it has written everything ([`Queue::socket_idle`]).
 //! Other transports (TLS, in-memory pipes, axum's upgrades) go through hyper as before.
@@ -47,7 +49,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::layer::LayerMessage;
-use crate::layer::queue::{DirectSink, Queue, Sent};
+use crate::layer::queue::{DirectSink, Flushed, Queue, Sent};
 
 /// Slices per vectored write: up to 32 shared frames in one system call.
 const MAX_SLICES: usize = 64;
@@ -64,7 +66,15 @@ const KEEP_COPY_BUFFER: usize = 16 << 10;
 /// A request at least this large (tungstenite's own buffer made as large) is read straight into it.
 pub(crate) const SCRATCH_LEN: usize = 64 << 10;
 
+/// A flushing pass ([`DirectSink::try_send_queued`]) copies a member's frames into one buffer of about
+/// this size per system call.
+const FLUSH_LEN: usize = 16 << 10;
+
 thread_local! {
+    /// Where a flushing pass gathers a member's frames before its one `send`: allocated on a thread's first
+    /// flush, kept for the thread's life, empty between two flushes.
+    static GATHER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+
     /// Where a wire reads before handing tungstenite its part: allocated on a thread's first read, kept
     /// for the thread's life. Nothing stays in it between two reads.
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -531,14 +541,9 @@ impl DirectSink for DirectSocket {
                 Sent::Whole
             }
             Ok(written) if written > 0 => {
-                let payload = match message {
-                    LayerMessage::Text(text) => Bytes::from(text.clone()),
-                    LayerMessage::Binary(bytes) => bytes.clone(),
-                    _ => unreachable!("matched above"),
-                };
                 *lock(&self.rest) = Some(Box::new(Rest {
                     opcode,
-                    payload,
+                    payload: payload_bytes(message),
                     cost,
                     written,
                 }));
@@ -555,6 +560,107 @@ impl DirectSink for DirectSocket {
                 Sent::Nothing
             }
         }
+    }
+    fn try_send_queued(
+        &self,
+        queued: &VecDeque<(tokio::time::Instant, LayerMessage)>,
+        budgeted: bool,
+    ) -> Flushed {
+        GATHER.with(|buf| match buf.try_borrow_mut() {
+            Ok(mut buf) => self.send_queued(queued, budgeted, &mut buf),
+            // Never nested in practice (a flush runs in its own task); if it were, the connection writes.
+            Err(_) => Flushed::default(),
+        })
+    }
+}
+
+impl DirectSocket {
+    /// [`try_send_queued`](DirectSink::try_send_queued) with the thread's gather buffer.
+    fn send_queued(
+        &self,
+        queued: &VecDeque<(tokio::time::Instant, LayerMessage)>,
+        budgeted: bool,
+        buf: &mut Vec<u8>,
+    ) -> Flushed {
+        let mut flushed = Flushed::default();
+        while self.open.load(Ordering::Acquire) {
+            buf.clear();
+            let first = flushed.whole;
+            let mut next = first;
+            while let Some((opcode, payload)) = queued.get(next).and_then(|(_, m)| data_frame(m)) {
+                if payload.len() > COPY_MAX
+                    || (next > first && buf.len() + payload.len() > FLUSH_LEN)
+                {
+                    break;
+                }
+                buf.extend_from_slice(Head::new(opcode, payload.len()).as_slice());
+                buf.extend_from_slice(payload);
+                next += 1;
+            }
+            if next == first {
+                break;
+            }
+            let written = match self.stream.try_write(buf) {
+                Ok(written) => written,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) => {
+                    // The connection meets the same error on its own write or read, and ends.
+                    tracing::debug!(%error, "flush failed; the messages stay queued for the connection");
+                    self.open.store(false, Ordering::Release);
+                    break;
+                }
+            };
+            // Walk the frames offered: those inside `written` are whole, the one it ends in is a rest.
+            let mut start = 0;
+            let offered = queued
+                .range(first..next)
+                .filter_map(|(_, message)| Some((message, data_frame(message)?)));
+            for (message, (opcode, payload)) in offered {
+                let len = usize::from(Head::new(opcode, payload.len()).len) + payload.len();
+                if start + len <= written {
+                    flushed.whole += 1;
+                    crate::metrics::message_sent();
+                    start += len;
+                    continue;
+                }
+                if start < written {
+                    let cost = if budgeted {
+                        crate::layer::queue::cost_of(message)
+                    } else {
+                        0
+                    };
+                    *lock(&self.rest) = Some(Box::new(Rest {
+                        opcode,
+                        payload: payload_bytes(message),
+                        cost,
+                        written: written - start,
+                    }));
+                    self.has_rest.store(true, Ordering::Release);
+                    crate::metrics::message_sent();
+                    flushed.part = true;
+                }
+                return flushed;
+            }
+        }
+        flushed
+    }
+}
+
+/// A data message's opcode and payload; `None` for anything else.
+fn data_frame(message: &LayerMessage) -> Option<(Opcode, &[u8])> {
+    match message {
+        LayerMessage::Text(text) => Some((Opcode::Text, text.as_bytes())),
+        LayerMessage::Binary(bytes) => Some((Opcode::Binary, bytes)),
+        _ => None,
+    }
+}
+
+/// A data message's payload as shared bytes (a text's is copied: it is kept only for a rest).
+fn payload_bytes(message: &LayerMessage) -> Bytes {
+    match message {
+        LayerMessage::Text(text) => Bytes::from(text.clone()),
+        LayerMessage::Binary(bytes) => bytes.clone(),
+        _ => Bytes::new(),
     }
 }
 
