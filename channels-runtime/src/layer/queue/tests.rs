@@ -679,3 +679,24 @@ fn a_batch_dropped_before_it_ran_wakes_its_connections() {
     assert!(sink.offered().is_empty());
     assert_eq!(q.try_pop(), Some(LayerMessage::text("a")));
 }
+
+/// A sender that keeps pushing without giving its worker back holds its batch back: past the backlog
+/// limit the connection is woken too (on a multi-thread runtime another worker can write meanwhile).
+#[tokio::test]
+async fn a_backlog_waiting_for_its_flush_wakes_the_connection_too() {
+    let sink = Recording::new(Sent::Whole);
+    let (q, woken) = member(&sink);
+    for i in 0..FLUSH_BACKLOG {
+        q.push_fanout(LayerMessage::text(i.to_string()), Instant::now())
+            .unwrap();
+    }
+    assert!(!woken.0.load(Ordering::SeqCst), "within the limit");
+    q.push_fanout(LayerMessage::text("past"), Instant::now())
+        .unwrap();
+    assert!(woken.0.load(Ordering::SeqCst), "past it");
+    // The connection did not run: the flush still writes everything, in order.
+    let_the_batch_flush().await;
+    assert_eq!(sink.offered().len(), FLUSH_BACKLOG + 1);
+    assert_eq!(sink.offered().last(), Some(&LayerMessage::text("past")));
+    assert_eq!(q.len(), 0);
+}
