@@ -333,13 +333,15 @@ impl LocalRegistry {
     pub fn group_send(&self, group: &str, message: &LayerMessage) {
         let now = Instant::now();
         super::clock::observe(now);
-        let expiry = self.shared.config.group_expiry;
+        // Members added at or before this instant have expired: one comparison per member instead of a
+        // subtraction (`None`: the clock is younger than the expiry, so nobody has expired).
+        let expired_at = now.checked_sub(self.shared.config.group_expiry);
         let mut groups = lock(&self.shared.groups);
         let Some(members) = groups.get_mut(group) else {
             return;
         };
         members.retain(|name, member| {
-            if now.duration_since(member.since) >= expiry {
+            if expired_at.is_some_and(|at| member.since <= at) {
                 return false;
             }
             if member.queue.is_closed() {
