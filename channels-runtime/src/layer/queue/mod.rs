@@ -28,6 +28,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub(crate) use self::budget::{Budget, OverBudget, cost_of};
+pub(crate) use self::flush::Gathered;
 use super::{LayerError, LayerMessage};
 
 /// One channel's queue.
@@ -257,13 +258,15 @@ impl Queue {
     }
 
     /// Appends a group member's message, like [`push_at`](Self::push_at), but when the connection could
-    /// take it straight to its socket (it has a direct sink) its task is not woken: the queue joins the
-    /// thread's flushing batch, which writes it after the sender's turn (see the `flush` module). Outside
-    /// a tokio runtime the connection is woken as by `push_at`.
+    /// take it straight to its socket (it has a direct sink) its task is not woken: the queue goes into
+    /// `gathered`, which hands it to the thread's flushing batch once the fan-out is done, and the batch
+    /// writes it after the sender's turn (see the `flush` module). Outside a tokio runtime the connection
+    /// is woken when `gathered` is dropped.
     pub(crate) fn push_fanout(
         self: &Arc<Self>,
         message: LayerMessage,
         now: Instant,
+        gathered: &mut Gathered,
     ) -> Result<(), LayerError> {
         let data = matches!(message, LayerMessage::Text(_) | LayerMessage::Binary(_));
         let backlog = match self
@@ -288,10 +291,7 @@ impl Queue {
             }
             return Ok(());
         }
-        if !flush::defer(self) {
-            self.flush_pending.store(false, Ordering::SeqCst);
-            self.reader.wake();
-        }
+        gathered.add(self.clone());
         Ok(())
     }
 
@@ -354,8 +354,8 @@ impl Queue {
         }
     }
 
-    /// Left out of a batch that was dropped before it flushed this queue (the runtime is shutting down):
-    /// the connection is woken to write what the queue holds itself.
+    /// Left out of a batch that was dropped before it flushed this queue (the runtime is shutting down),
+    /// or gathered outside a runtime: the connection is woken to write what the queue holds itself.
     fn unbatched(&self) {
         self.flush_pending.store(false, Ordering::SeqCst);
         self.reader.wake();
