@@ -99,7 +99,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use super::inbox::Release;
-use super::queue::Queue;
+use super::queue::{Gathered, Queue};
 use super::sessions::SessionTable;
 use super::{Inbox, LayerConfig, LayerError, LayerMessage, check_channel_name, check_group_name};
 
@@ -333,19 +333,23 @@ impl LocalRegistry {
     pub fn group_send(&self, group: &str, message: &LayerMessage) {
         let now = Instant::now();
         super::clock::observe(now);
-        let expiry = self.shared.config.group_expiry;
+        // Members added at or before this instant have expired: one comparison per member instead of a
+        // subtraction (`None`: the clock is younger than the expiry, so nobody has expired).
+        let expired_at = now.checked_sub(self.shared.config.group_expiry);
+        // Dropped after the lock: the members to flush go to the thread's batch together.
+        let mut gathered = Gathered::default();
         let mut groups = lock(&self.shared.groups);
         let Some(members) = groups.get_mut(group) else {
             return;
         };
         members.retain(|name, member| {
-            if now.duration_since(member.since) >= expiry {
+            if expired_at.is_some_and(|at| member.since <= at) {
                 return false;
             }
             if member.queue.is_closed() {
                 return false;
             }
-            match member.queue.push_fanout(message.clone(), now) {
+            match member.queue.push_fanout(message.clone(), now, &mut gathered) {
                 Ok(()) => true,
                 Err(LayerError::ChannelFull) => {
                     self.shared.dropped.fetch_add(1, Ordering::Relaxed);

@@ -42,14 +42,14 @@ thread_local! {
 }
 
 impl Batch {
-    /// Adds `queue` if the batch is still open; hands it back if the task has taken the batch.
-    fn add(&self, queue: Arc<Queue>) -> Result<(), Arc<Queue>> {
+    /// Adds `queues` if the batch is still open; says whether it did (`queues` is then empty).
+    fn add(&self, queues: &mut Vec<Arc<Queue>>) -> bool {
         match lock(&self.queues).as_mut() {
-            Some(queues) => {
-                queues.push(queue);
-                Ok(())
+            Some(batch) => {
+                batch.append(queues);
+                true
             }
-            None => Err(queue),
+            None => false,
         }
     }
 
@@ -81,33 +81,57 @@ impl Drop for Pending {
     }
 }
 
-/// Puts `queue` in this thread's batch, making the batch (and spawning its flushing task) if there is
-/// none. Says `false` when it can't, outside a tokio runtime: the caller wakes the connection instead.
+/// The queues one fan-out (a group send) has to flush, handed to the thread's batch together when it is
+/// dropped: per member, a push on a local vector; per fan-out, one lock of the batch (or one spawn).
 ///
-/// A queue already in a batch that has not flushed it yet is not added again (the caller checks
-/// [`Queue::flush_pending`](super::Queue)); one push per member per batch costs a lock and a push on a
-/// vector.
-pub(super) fn defer(queue: &Arc<Queue>) -> bool {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return false;
-    };
+/// [`Queue::push_fanout`](super::Queue::push_fanout) adds a queue only when it was not in a batch
+/// already. Dropping this is what schedules the flush, so a fan-out cannot forget to.
+#[derive(Default)]
+pub(crate) struct Gathered {
+    queues: Vec<Arc<Queue>>,
+}
+
+impl Gathered {
+    pub(super) fn add(&mut self, queue: Arc<Queue>) {
+        self.queues.push(queue);
+    }
+}
+
+impl Drop for Gathered {
+    fn drop(&mut self) {
+        if self.queues.is_empty() {
+            return;
+        }
+        if !defer(&mut self.queues) {
+            // Outside a tokio runtime: no task to flush with, so the connections write as before.
+            for queue in self.queues.drain(..) {
+                queue.unbatched();
+            }
+        }
+    }
+}
+
+/// Moves `queues` into this thread's batch, making the batch (and spawning its flushing task) if there
+/// is none open. Says `false`, leaving `queues` as they are, outside a tokio runtime.
+fn defer(queues: &mut Vec<Arc<Queue>>) -> bool {
     OPEN.with(|open| {
         let mut open = open.borrow_mut();
-        let queue = match open.upgrade() {
-            Some(batch) => match batch.add(queue.clone()) {
-                Ok(()) => return,
-                Err(queue) => queue,
-            },
-            None => queue.clone(),
+        if let Some(batch) = open.upgrade()
+            && batch.add(queues)
+        {
+            return true;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
         };
         let batch = Arc::new(Batch {
-            queues: Mutex::new(Some(vec![queue])),
+            queues: Mutex::new(Some(std::mem::take(queues))),
         });
         *open = Arc::downgrade(&batch);
         // Not joined: the task ends on its own, and a dropped one wakes what it held (see `Pending`).
         drop(runtime.spawn(flush(batch)));
-    });
-    true
+        true
+    })
 }
 
 /// The flushing task: takes the batch (later pushes make a new one) and flushes each queue in turn,

@@ -28,6 +28,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub(crate) use self::budget::{Budget, OverBudget, cost_of};
+pub(crate) use self::flush::Gathered;
 use super::{LayerError, LayerMessage};
 
 /// One channel's queue.
@@ -153,13 +154,18 @@ pub(crate) enum Sent {
     Nothing,
 }
 
+/// Messages a queue may gather while it waits for its flush before its connection is woken as well (see
+/// [`Queue::push_fanout`]). Above what a member gets in one turn of a busy sender in the benchmarks (32
+/// messages in flight), far below a byte budget's worth of small messages.
+const FLUSH_BACKLOG: usize = 64;
+
 /// Where [`Queue::enqueue`] put a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pushed {
     /// On the socket (a direct write): nobody needs waking.
     Written,
-    /// In the deque: its reader must be woken, or the queue flushed.
-    Queued,
+    /// In the deque, which now holds `backlog` messages: its reader must be woken, or the queue flushed.
+    Queued { backlog: usize },
 }
 
 /// Who pushes, which decides what a push past the budget does.
@@ -245,29 +251,31 @@ impl Queue {
         now: Option<Instant>,
         push: Push,
     ) -> Result<(), (LayerError, LayerMessage)> {
-        if self.enqueue(message, now, push)? == Pushed::Queued {
+        if let Pushed::Queued { .. } = self.enqueue(message, now, push)? {
             self.reader.wake();
         }
         Ok(())
     }
 
     /// Appends a group member's message, like [`push_at`](Self::push_at), but when the connection could
-    /// take it straight to its socket (it has a direct sink) its task is not woken: the queue joins the
-    /// thread's flushing batch, which writes it after the sender's turn (see the `flush` module). Outside
-    /// a tokio runtime the connection is woken as by `push_at`.
+    /// take it straight to its socket (it has a direct sink) its task is not woken: the queue goes into
+    /// `gathered`, which hands it to the thread's flushing batch once the fan-out is done, and the batch
+    /// writes it after the sender's turn (see the `flush` module). Outside a tokio runtime the connection
+    /// is woken when `gathered` is dropped.
     pub(crate) fn push_fanout(
         self: &Arc<Self>,
         message: LayerMessage,
         now: Instant,
+        gathered: &mut Gathered,
     ) -> Result<(), LayerError> {
         let data = matches!(message, LayerMessage::Text(_) | LayerMessage::Binary(_));
-        if self
+        let backlog = match self
             .enqueue(message, Some(now), Push::Send)
             .map_err(|(error, _)| error)?
-            == Pushed::Written
         {
-            return Ok(());
-        }
+            Pushed::Written => return Ok(()),
+            Pushed::Queued { backlog } => backlog,
+        };
         if !data || self.sink.get().is_none() {
             self.reader.wake();
             return Ok(());
@@ -275,12 +283,15 @@ impl Queue {
         // `SeqCst`, as the flush's clearing of the flag: a push that finds it set was queued before the
         // flush cleared it, so before the flush looked at the queue (see `flush`).
         if self.flush_pending.swap(true, Ordering::SeqCst) {
+            // Already in a batch. A sender that keeps its worker busy (a loop of sends that never
+            // yields) holds the batch back; past `FLUSH_BACKLOG` messages the connection is woken too,
+            // so that another worker can write them meanwhile, as it would without batching.
+            if backlog > FLUSH_BACKLOG {
+                self.reader.wake();
+            }
             return Ok(());
         }
-        if !flush::defer(self) {
-            self.flush_pending.store(false, Ordering::SeqCst);
-            self.reader.wake();
-        }
+        gathered.add(self.clone());
         Ok(())
     }
 
@@ -343,8 +354,8 @@ impl Queue {
         }
     }
 
-    /// Left out of a batch that was dropped before it flushed this queue (the runtime is shutting down):
-    /// the connection is woken to write what the queue holds itself.
+    /// Left out of a batch that was dropped before it flushed this queue (the runtime is shutting down),
+    /// or gathered outside a runtime: the connection is woken to write what the queue holds itself.
     fn unbatched(&self) {
         self.flush_pending.store(false, Ordering::SeqCst);
         self.reader.wake();
@@ -390,7 +401,7 @@ impl Queue {
             }
             None => 0,
         };
-        let async_waiter = {
+        let (async_waiter, backlog) = {
             let mut items = self.lock();
             if budget.is_none() && items.len() >= self.capacity as usize {
                 self.drop_expired(&mut items, now);
@@ -412,13 +423,13 @@ impl Queue {
             self.queued.store(true, Ordering::SeqCst);
             // Read after `queued` is set, both `SeqCst`: a `pop` that counted itself before its last look
             // (at `queued`, or under this same lock) is seen here, so it can't miss this message.
-            self.async_waiters.load(Ordering::SeqCst) > 0
+            (self.async_waiters.load(Ordering::SeqCst) > 0, items.len())
         };
         // Only async readers (`pop`) wait on `notify`; the connection polls and uses `reader`.
         if async_waiter && let Some(waiters) = self.waiters.get() {
             waiters.notify.notify_one();
         }
-        Ok(Pushed::Queued)
+        Ok(Pushed::Queued { backlog })
     }
 
     /// Writes `message` to the connection's socket now if nothing precedes it (see [`DirectSink`] for why

@@ -475,6 +475,14 @@ fn waiting_reader(q: &Queue) -> Arc<Woken> {
     woken
 }
 
+/// A group send's push to one member: the queue is handed to the thread's batch at once (one fan-out
+/// of one member).
+fn fanout(q: &Arc<Queue>, message: LayerMessage) {
+    let mut gathered = Gathered::default();
+    q.push_fanout(message, Instant::now(), &mut gathered)
+        .unwrap();
+}
+
 /// Lets the flushing task spawned by the pushes run: on this single-threaded runtime a yield puts this
 /// test's task behind the tasks already spawned.
 async fn let_the_batch_flush() {
@@ -485,10 +493,8 @@ async fn let_the_batch_flush() {
 async fn a_fanout_push_is_flushed_after_the_senders_turn_without_waking_the_connection() {
     let sink = Recording::new(Sent::Whole);
     let (q, woken) = member(&sink);
-    q.push_fanout(LayerMessage::text("a"), Instant::now())
-        .unwrap();
-    q.push_fanout(LayerMessage::text("b"), Instant::now())
-        .unwrap();
+    fanout(&q, LayerMessage::text("a"));
+    fanout(&q, LayerMessage::text("b"));
     assert_eq!(q.len(), 2, "queued until the sender's turn ends");
     assert!(sink.offered().is_empty());
     let_the_batch_flush().await;
@@ -514,13 +520,11 @@ async fn one_batch_flushes_every_member_and_a_later_push_makes_a_new_one() {
     let sinks: Vec<_> = (0..3).map(|_| Recording::new(Sent::Whole)).collect();
     let members: Vec<_> = sinks.iter().map(member).collect();
     for (q, _) in &members {
-        q.push_fanout(LayerMessage::text("1"), Instant::now())
-            .unwrap();
+        fanout(&q, LayerMessage::text("1"));
     }
     let_the_batch_flush().await;
     for (q, _) in &members {
-        q.push_fanout(LayerMessage::text("2"), Instant::now())
-            .unwrap();
+        fanout(&q, LayerMessage::text("2"));
     }
     let_the_batch_flush().await;
     for (sink, (q, woken)) in sinks.iter().zip(&members) {
@@ -537,8 +541,7 @@ async fn one_batch_flushes_every_member_and_a_later_push_makes_a_new_one() {
 async fn what_the_socket_refuses_stays_queued_and_wakes_the_connection() {
     let sink = Recording::new(Sent::Nothing);
     let (q, woken) = member(&sink);
-    q.push_fanout(LayerMessage::text("a"), Instant::now())
-        .unwrap();
+    fanout(&q, LayerMessage::text("a"));
     let_the_batch_flush().await;
     assert_eq!(sink.offered(), [LayerMessage::text("a")], "offered once");
     assert_eq!(q.len(), 1, "kept for the connection");
@@ -554,8 +557,8 @@ async fn a_partly_flushed_message_keeps_its_bytes_held_and_claims_the_socket() {
     q.socket_idle();
     let q = Arc::new(q);
     let woken = waiting_reader(&q);
-    q.push_fanout(text_of(100), Instant::now()).unwrap();
-    q.push_fanout(text_of(10), Instant::now()).unwrap();
+    fanout(&q, text_of(100));
+    fanout(&q, text_of(10));
     let held = q.held();
     assert_eq!(held, 110 + 2 * budget::PER_MESSAGE);
     let_the_batch_flush().await;
@@ -579,7 +582,7 @@ async fn a_whole_flush_gives_the_budget_back() {
     q.set_sink(Arc::downgrade(&sink) as Weak<Recording>);
     q.socket_idle();
     let q = Arc::new(q);
-    q.push_fanout(text_of(100), Instant::now()).unwrap();
+    fanout(&q, text_of(100));
     assert!(q.held() > 0);
     let_the_batch_flush().await;
     assert_eq!(q.held(), 0);
@@ -590,8 +593,7 @@ async fn a_connection_holding_its_socket_is_woken_instead_of_flushed() {
     let sink = Recording::new(Sent::Whole);
     let (q, woken) = member(&sink);
     q.claim_socket();
-    q.push_fanout(LayerMessage::text("a"), Instant::now())
-        .unwrap();
+    fanout(&q, LayerMessage::text("a"));
     let_the_batch_flush().await;
     assert!(sink.offered().is_empty());
     assert!(woken.0.load(Ordering::SeqCst));
@@ -604,8 +606,7 @@ async fn a_connection_holding_its_socket_is_woken_instead_of_flushed() {
 async fn a_reply_never_overtakes_a_group_message_waiting_for_its_flush() {
     let sink = Recording::new(Sent::Whole);
     let (q, _) = member(&sink);
-    q.push_fanout(LayerMessage::text("group"), Instant::now())
-        .unwrap();
+    fanout(&q, LayerMessage::text("group"));
     q.push_wait(LayerMessage::text("reply")).await.unwrap();
     assert!(
         sink.offered().is_empty(),
@@ -623,8 +624,7 @@ async fn a_reply_never_overtakes_a_group_message_waiting_for_its_flush() {
 async fn control_messages_are_left_to_the_connection() {
     let sink = Recording::new(Sent::Whole);
     let (q, woken) = member(&sink);
-    q.push_fanout(LayerMessage::Close(1000), Instant::now())
-        .unwrap();
+    fanout(&q, LayerMessage::Close(1000));
     assert!(woken.0.load(Ordering::SeqCst), "woken at once, as before");
     assert!(!q.flush_pending.load(Ordering::SeqCst));
     assert_eq!(q.try_pop(), Some(LayerMessage::Close(1000)));
@@ -637,8 +637,7 @@ async fn expired_messages_are_not_flushed() {
     q.set_sink(Arc::downgrade(&sink) as Weak<Recording>);
     q.socket_idle();
     let q = Arc::new(q);
-    q.push_fanout(LayerMessage::text("stale"), Instant::now())
-        .unwrap();
+    fanout(&q, LayerMessage::text("stale"));
     let_the_batch_flush().await;
     assert!(sink.offered().is_empty());
     assert_eq!(q.expired_count(), 1);
@@ -649,8 +648,7 @@ async fn expired_messages_are_not_flushed() {
 fn outside_a_runtime_a_fanout_push_wakes_the_connection() {
     let sink = Recording::new(Sent::Whole);
     let (q, woken) = member(&sink);
-    q.push_fanout(LayerMessage::text("a"), Instant::now())
-        .unwrap();
+    fanout(&q, LayerMessage::text("a"));
     assert!(woken.0.load(Ordering::SeqCst));
     assert!(!q.flush_pending.load(Ordering::SeqCst));
     assert_eq!(q.try_pop(), Some(LayerMessage::text("a")));
@@ -666,8 +664,7 @@ fn a_batch_dropped_before_it_ran_wakes_its_connections() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        q.push_fanout(LayerMessage::text("a"), Instant::now())
-            .unwrap();
+        fanout(&q, LayerMessage::text("a"));
     });
     assert!(
         !woken.0.load(Ordering::SeqCst),
@@ -678,4 +675,48 @@ fn a_batch_dropped_before_it_ran_wakes_its_connections() {
     assert!(!q.flush_pending.load(Ordering::SeqCst));
     assert!(sink.offered().is_empty());
     assert_eq!(q.try_pop(), Some(LayerMessage::text("a")));
+}
+
+/// A sender that keeps pushing without giving its worker back holds its batch back: past the backlog
+/// limit the connection is woken too (on a multi-thread runtime another worker can write meanwhile).
+#[tokio::test]
+async fn a_backlog_waiting_for_its_flush_wakes_the_connection_too() {
+    let sink = Recording::new(Sent::Whole);
+    let (q, woken) = member(&sink);
+    for i in 0..FLUSH_BACKLOG {
+        fanout(&q, LayerMessage::text(i.to_string()));
+    }
+    assert!(!woken.0.load(Ordering::SeqCst), "within the limit");
+    fanout(&q, LayerMessage::text("past"));
+    assert!(woken.0.load(Ordering::SeqCst), "past it");
+    // The connection did not run: the flush still writes everything, in order.
+    let_the_batch_flush().await;
+    assert_eq!(sink.offered().len(), FLUSH_BACKLOG + 1);
+    assert_eq!(sink.offered().last(), Some(&LayerMessage::text("past")));
+    assert_eq!(q.len(), 0);
+}
+
+/// A group send gathers its members and hands them over when it is done: nothing is flushed (or woken)
+/// before, everything after.
+#[tokio::test]
+async fn a_fan_out_hands_its_members_over_when_it_is_done() {
+    let sinks: Vec<_> = (0..3).map(|_| Recording::new(Sent::Whole)).collect();
+    let members: Vec<_> = sinks.iter().map(member).collect();
+    let mut gathered = Gathered::default();
+    for (q, _) in &members {
+        q.push_fanout(LayerMessage::text("m"), Instant::now(), &mut gathered)
+            .unwrap();
+    }
+    let_the_batch_flush().await;
+    assert!(
+        sinks.iter().all(|sink| sink.offered().is_empty()),
+        "not handed over yet"
+    );
+    drop(gathered);
+    let_the_batch_flush().await;
+    for (sink, (q, woken)) in sinks.iter().zip(&members) {
+        assert_eq!(sink.offered(), [LayerMessage::text("m")]);
+        assert_eq!(q.len(), 0);
+        assert!(!woken.0.load(Ordering::SeqCst));
+    }
 }
