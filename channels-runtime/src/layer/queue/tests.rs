@@ -520,11 +520,11 @@ async fn one_batch_flushes_every_member_and_a_later_push_makes_a_new_one() {
     let sinks: Vec<_> = (0..3).map(|_| Recording::new(Sent::Whole)).collect();
     let members: Vec<_> = sinks.iter().map(member).collect();
     for (q, _) in &members {
-        fanout(&q, LayerMessage::text("1"));
+        fanout(q, LayerMessage::text("1"));
     }
     let_the_batch_flush().await;
     for (q, _) in &members {
-        fanout(&q, LayerMessage::text("2"));
+        fanout(q, LayerMessage::text("2"));
     }
     let_the_batch_flush().await;
     for (sink, (q, woken)) in sinks.iter().zip(&members) {
