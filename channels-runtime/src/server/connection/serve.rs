@@ -182,8 +182,11 @@ impl Connection {
                     }
                 };
                 // `next` lives only here, not across the wait above: it is not part of every idle
-                // connection's state.
-                if let Some(ended) = self.act(socket, next).await {
+                // connection's state. The usual step (serve on) skips `act`: its future is made, polled
+                // and dropped for nothing otherwise, twice per echo.
+                if !matches!(next, Next::Serve)
+                    && let Some(ended) = self.act(socket, next).await
+                {
                     return ended;
                 }
             }
