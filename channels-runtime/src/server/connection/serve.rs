@@ -299,7 +299,15 @@ impl Connection {
         if let Some((_, _, run)) = running.as_mut()
             && let Poll::Ready(outcome) = Pin::new(run).poll(cx)
         {
-            return Poll::Ready(Wake::Finished(outcome));
+            if outcome.is_err() || state.pending.len() > 0 {
+                return Poll::Ready(Wake::Finished(outcome));
+            }
+            // A run that went well, with nothing waiting to start: the serve loop would only come back
+            // here, so carry on from the top as it would (the inbox first: the run may have queued
+            // messages), one turn of the loop fewer per message.
+            *running = None;
+            state.just_wrote = false;
+            return self.poll_wake(cx, socket, state, running, shutdown, stopping);
         }
         // While a consumer runs, at most `max_pending` frames wait; past that, reading pauses.
         if state.pending.len() < self.max_pending()
