@@ -108,9 +108,9 @@ struct Serving {
 impl Connection {
     /// Serves the socket until it closes; `order` counts the events dispatched (connect is 0).
     ///
-    /// Each turn of the loop starts the next event if no consumer runs, waits for one thing to happen
-    /// ([`poll_wake`](Self::poll_wake)), hands it to a small step that says what to do next ([`Next`]),
-    /// and does that ([`act`](Self::act)). Only writing, flushing and closing wait.
+    /// Each turn of the loop waits for one thing to happen ([`poll_wake`](Self::poll_wake), which also
+    /// starts the next event whenever no consumer runs), hands it to a small step that says what to do
+    /// next ([`Next`]), and does that ([`act`](Self::act)). Only writing, flushing and closing wait.
     #[allow(clippy::manual_async_fn)] // on purpose: see the comment in `run`
     pub(super) fn serve<'a>(
         &'a mut self,
@@ -140,12 +140,6 @@ impl Connection {
                 return ended;
             }
             loop {
-                if self.start_next(&mut state, &mut running, order) {
-                    // Each event counts against tokio's cooperative budget: a connection with a long
-                    // backlog (a burst sender) yields now and then, so the connections its consumers send
-                    // to get to write too.
-                    tokio::task::coop::consume_budget().await;
-                }
                 // `wake` in a block of its own: its storage then ends before `act` waits, and is not kept
                 // beside `act`'s state in every connection's future (56 bytes).
                 let next = {
@@ -154,7 +148,7 @@ impl Connection {
                             cx,
                             socket,
                             &mut state,
-                            &mut running,
+                            (&mut running, &mut *order),
                             &shutdown,
                             stopping.as_mut(),
                         )
@@ -182,8 +176,11 @@ impl Connection {
                     }
                 };
                 // `next` lives only here, not across the wait above: it is not part of every idle
-                // connection's state.
-                if let Some(ended) = self.act(socket, next).await {
+                // connection's state. The usual step (serve on) skips `act`: its future is made, polled
+                // and dropped for nothing otherwise, twice per echo.
+                if !matches!(next, Next::Serve)
+                    && let Some(ended) = self.act(socket, next).await
+                {
                     return ended;
                 }
             }
@@ -251,85 +248,103 @@ impl Connection {
         }
     }
 
-    /// Starts the next buffered event if no consumer is running; says whether it started one.
-    fn start_next(
-        &self,
-        state: &mut Serving,
-        running: &mut Option<Running>,
-        order: &mut u64,
-    ) -> bool {
-        if running.is_some() {
-            return false;
+    /// Starts the next buffered event (no consumer is running).
+    fn start_next(&self, state: &mut Serving, running: &mut Option<Running>, order: &mut u64) {
+        if let Some(next) = state.pending.pop_front() {
+            *running = self.dispatch(next, *order);
+            *order += 1;
         }
-        let Some(next) = state.pending.pop_front() else {
-            return false;
-        };
-        *running = self.dispatch(next, *order);
-        *order += 1;
-        true
     }
 
-    /// Polls, in order, what consumers sent, the running consumer, the socket and the shutdown signal, and
-    /// says which is ready. Right after a batch was written the others go first, so that a flood of outbound
-    /// messages can't starve reading (a close frame, a ping, the client's own messages).
+    /// Starts the next waiting event when no consumer runs, then polls, in order, what consumers sent, the
+    /// running consumer, the socket and the shutdown signal, and says which is ready. Right after a batch
+    /// was written the others go first, so that a flood of outbound messages can't starve reading (a close
+    /// frame, a ping, the client's own messages).
+    ///
+    /// What the serve loop would only answer by coming back here (a data frame read, a run that ended
+    /// well) is dealt with here, from the top: an echo is one wake, not three turns of the loop.
     fn poll_wake(
         &self,
         cx: &mut Context<'_>,
         socket: &mut Socket,
         state: &mut Serving,
-        running: &mut Option<Running>,
+        (running, order): (&mut Option<Running>, &mut u64),
         shutdown: &crate::server::Shutdown,
-        stopping: Pin<&mut Notified<'_>>,
+        mut stopping: Pin<&mut Notified<'_>>,
     ) -> Poll<Wake> {
-        // One atomic load: a client past its budget is closed before anything else is done for it.
-        if self.inbox.queue().is_overflowed() {
-            return Poll::Ready(Wake::OverBudget);
-        }
-        if !state.just_wrote
-            && let Some(message) = self.inbox.try_recv()
-        {
-            return Poll::Ready(Wake::Outbound(message));
-        }
-        // The running consumer's own sends need not wake this task: the inbox is checked (and the
-        // wake-up registered again) below, before this task sleeps.
-        self.inbox.disarm();
-        if let Some((_, _, run)) = running.as_mut()
-            && let Poll::Ready(outcome) = Pin::new(run).poll(cx)
-        {
-            return Poll::Ready(Wake::Finished(outcome));
-        }
-        // While a consumer runs, at most `max_pending` frames wait; past that, reading pauses.
-        if state.pending.len() < self.max_pending()
-            && let Poll::Ready(frame) = socket.poll_next_unpin(cx)
-        {
-            return Poll::Ready(Wake::Frame(frame));
-        }
-        let paused = state.pending.len() >= self.max_pending();
-        if let Some(clock) = &mut state.clock
-            && let Poll::Ready(due) = clock.poll_due(cx, paused)
-        {
-            return Poll::Ready(Wake::Clock(due));
-        }
-        // Registered with the first poll; after that the flag says it (cheaper than polling the
-        // `Notified` each time, and a raise still wakes this task).
-        if shutdown.is_raised() {
-            return Poll::Ready(Wake::Shutdown);
-        }
-        if !state.stop_registered {
-            state.stop_registered = true;
-            if stopping.poll(cx).is_ready() {
+        loop {
+            if running.is_none() && state.pending.len() > 0 {
+                // Each event counts against tokio's cooperative budget: a connection with a long
+                // backlog (a burst sender) yields now and then, so the connections its consumers send
+                // to get to write too.
+                futures_util::ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
+                self.start_next(state, running, order);
+            }
+            // One atomic load: a client past its budget is closed before anything else is done for it.
+            if self.inbox.queue().is_overflowed() {
+                return Poll::Ready(Wake::OverBudget);
+            }
+            if !state.just_wrote
+                && let Some(message) = self.inbox.try_recv()
+            {
+                return Poll::Ready(Wake::Outbound(message));
+            }
+            // The running consumer's own sends need not wake this task: the inbox is checked (and the
+            // wake-up registered again) below, before this task sleeps.
+            self.inbox.disarm();
+            if let Some((_, _, run)) = running.as_mut()
+                && let Poll::Ready(outcome) = Pin::new(run).poll(cx)
+            {
+                if outcome.is_err() {
+                    return Poll::Ready(Wake::Finished(outcome));
+                }
+                // A run that went well: the serve loop would only come back here.
+                *running = None;
+                state.just_wrote = false;
+                continue;
+            }
+            // While a consumer runs, at most `max_pending` frames wait; past that, reading pauses.
+            if state.pending.len() < self.max_pending()
+                && let Poll::Ready(frame) = socket.poll_next_unpin(cx)
+            {
+                if !matches!(frame, Some(Ok(WsMessage::Text(_) | WsMessage::Binary(_)))) {
+                    return Poll::Ready(Wake::Frame(frame));
+                }
+                // Data: queued (and started, from the top) as the serve loop would.
+                if let Some(clock) = &mut state.clock {
+                    clock.seen();
+                }
+                received(frame, &mut state.pending);
+                state.just_wrote = false;
+                continue;
+            }
+            let paused = state.pending.len() >= self.max_pending();
+            if let Some(clock) = &mut state.clock
+                && let Poll::Ready(due) = clock.poll_due(cx, paused)
+            {
+                return Poll::Ready(Wake::Clock(due));
+            }
+            // Registered with the first poll; after that the flag says it (cheaper than polling the
+            // `Notified` each time, and a raise still wakes this task).
+            if shutdown.is_raised() {
                 return Poll::Ready(Wake::Shutdown);
             }
+            if !state.stop_registered {
+                state.stop_registered = true;
+                if stopping.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Wake::Shutdown);
+                }
+            }
+            if let Poll::Ready(message) = self.inbox.poll_recv(cx) {
+                return Poll::Ready(Wake::Outbound(message));
+            }
+            // Looked at after registering with the inbox: a direct write that leaves a rest wakes it
+            // (and writing it out comes before anything else the wire writes).
+            if socket.get_ref().direct_pending() {
+                return Poll::Ready(Wake::Rest);
+            }
+            return Poll::Pending;
         }
-        if let Poll::Ready(message) = self.inbox.poll_recv(cx) {
-            return Poll::Ready(Wake::Outbound(message));
-        }
-        // Looked at after registering with the inbox: a direct write that leaves a rest wakes it (and
-        // writing it out comes before anything else the wire writes).
-        if socket.get_ref().direct_pending() {
-            return Poll::Ready(Wake::Rest);
-        }
-        Poll::Pending
     }
 }
 
