@@ -295,10 +295,8 @@ pub(crate) fn serve_connection_over<IO>(
                     }));
                 }
             };
-            // The body must keep up `min_body_rate` after `handshake_timeout`.
-            let mut req = req.map(|body| limits::Paced::new(body, &shared.config));
-            req.extensions_mut().insert(transport);
-            service::handle(shared, peer, req).await
+            // A body must keep up `min_body_rate` after `handshake_timeout`.
+            service::handle_over(shared, peer, transport, req, limits::Paced::new).await
         }
     });
     // Its span, its access log line, its counts: see `observe`.

@@ -9,7 +9,7 @@ use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 
-use super::{Body, RequestBody, checks, open_reply_channel, plain, scope_of};
+use super::{Body, checks, open_reply_channel, plain, scope_of};
 use crate::ReplyChannel;
 use crate::layer::LayerMessage;
 use crate::layer::queue::{Queue, cost_of};
@@ -50,7 +50,8 @@ struct Connect {
 pub(super) async fn websocket(
     shared: Arc<Shared>,
     client: Option<std::net::SocketAddr>,
-    mut req: Request<RequestBody>,
+    secure: bool,
+    mut req: Request<()>,
 ) -> Response<Body> {
     // RFC 6455 4.2.1 (`checks`), then the Origin (`server::origin`): neither runs anything of the app.
     let key = match checks::handshake(&req) {
@@ -63,7 +64,7 @@ pub(super) async fn websocket(
     if let Some(refusal) = origin_refusal(&shared, &req) {
         return refusal;
     }
-    let mut scope = scope_of(&req, client, true);
+    let mut scope = scope_of(&req, client, secure, true);
     if let Err((status, text)) = crate::auth::websocket(&shared.routing, &mut scope).await {
         return plain(status, text);
     }
@@ -162,11 +163,9 @@ pub(super) async fn websocket(
         span: (!span.is_disabled()).then_some(span),
     }
     .start();
-    let mut response = switching_protocols(key, accept);
-    response
-        .extensions_mut()
-        .insert(crate::server::observe::AcceptedChannel(channel));
-    response
+    // Last, right before the 101 goes back to the access log, which takes it in this same poll.
+    crate::server::observe::accepted(channel);
+    switching_protocols(key, accept)
 }
 
 /// Refuses a handshake whose `Origin` is neither the host it was sent to nor allowed (403), logging the
