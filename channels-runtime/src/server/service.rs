@@ -85,21 +85,25 @@ where
 }
 
 /// Answers an upgrade request ([`handshake::websocket`]); one that won't be upgraded ends its
-/// connection.
-async fn upgrade(
+/// connection. A combinator rather than an `async fn`, whose state would hold the handshake's future
+/// and so copy it (1.8 KB) at its first poll.
+fn upgrade(
     shared: Arc<Shared>,
     client: Option<std::net::SocketAddr>,
     secure: bool,
     req: Request<()>,
-) -> Result<Response<ResponseBody>, std::convert::Infallible> {
-    let mut response = handshake::websocket(shared, client, secure, req).await;
-    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-        // The client asked to upgrade and won't get it: end the connection rather than leave it in limbo.
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    Ok(response.map(whole))
+) -> impl Future<Output = Result<Response<ResponseBody>, std::convert::Infallible>> + Send + 'static
+{
+    handshake::websocket(shared, client, secure, req).map(|mut response| {
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            // The client asked to upgrade and won't get it: end the connection rather than leave it
+            // in limbo.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Ok(response.map(whole))
+    })
 }
 
 /// A short plain-text answer (errors, refusals).

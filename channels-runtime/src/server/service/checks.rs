@@ -168,13 +168,26 @@ fn with_version(mut response: Response<Body>) -> Response<Body> {
 /// Whether `key` is 16 bytes in base64: 22 characters of the base64 alphabet, the last of which
 /// carries only 2 bits (so one of `AQgw`), then `==`.
 fn is_key(key: &[u8]) -> bool {
-    let is_base64 = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
-    let key = key.trim_ascii();
-    key.len() == 24
-        && key[..22].iter().all(is_base64)
-        && matches!(key[21], b'A' | b'Q' | b'g' | b'w')
-        && &key[22..] == b"=="
+    let [digits @ .., b'=', b'='] = key.trim_ascii() else {
+        return false;
+    };
+    digits.len() == 22
+        && matches!(digits[21], b'A' | b'Q' | b'g' | b'w')
+        && digits.iter().all(|&b| BASE64[usize::from(b)])
 }
+
+/// Which bytes are digits of base64 (`A`-`Z`, `a`-`z`, `0`-`9`, `+`, `/`): one load a byte, as every
+/// handshake checks 22 of them.
+static BASE64: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -184,6 +197,7 @@ mod tests {
     fn keys_are_16_bytes_of_base64() {
         // RFC 6455's example, and keys the client library makes.
         assert!(is_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(is_key(b" +/9azAZ09azAZ09azAZ09w== "));
         for _ in 0..100 {
             let key = tokio_tungstenite::tungstenite::handshake::client::generate_key();
             assert!(is_key(key.as_bytes()), "{key}");
@@ -196,6 +210,9 @@ mod tests {
             b"dGhlIHNhbXBsZSBub25j*Q==",
             b"dGhlIHNhbXBsZSBub25jZQ==AAAA",
             b"AAAAAAAAAAAAAAAAAAAAAAAA",
+            b"dGhlIHNhbXBsZSBub25jZQ==\xff",
+            b"dGhlIHNhbXBsZSBub25j\xffQ==",
+            b"dGhlIHNhbXBsZSBub25j-Q==",
         ] {
             assert!(!is_key(bad), "{}", String::from_utf8_lossy(bad));
         }
