@@ -209,6 +209,8 @@ pub(super) async fn shutdown_signal() {
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let mut errors = AcceptErrors::default();
+    // Made once for every connection of this listener (hyper only reads it), not once per connection.
+    let builder = limits::http1_builder(&shared.config);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -218,7 +220,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
         };
         let _ = stream.set_nodelay(true);
-        serve_connection(shared.clone(), stream, Some(peer));
+        serve_with(
+            &builder,
+            shared.clone(),
+            stream,
+            Some(peer),
+            Transport::Plain,
+        );
     }
 }
 
@@ -281,7 +289,26 @@ pub(crate) fn serve_connection_over<IO>(
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let builder = limits::http1_builder(&shared.config);
+    serve_with(
+        &limits::http1_builder(&shared.config),
+        shared,
+        io,
+        peer,
+        transport,
+    );
+}
+
+/// [`serve_connection_over`] with hyper's `builder` (`limits::http1_builder` of the server's config),
+/// made once by an accept loop: a new one costs an allocation (its timer) per connection.
+fn serve_with<IO>(
+    builder: &hyper::server::conn::http1::Builder,
+    shared: Arc<Shared>,
+    io: IO,
+    peer: Option<SocketAddr>,
+    transport: Transport,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |req| {
         let shared = shared.clone();
         async move {
@@ -295,10 +322,8 @@ pub(crate) fn serve_connection_over<IO>(
                     }));
                 }
             };
-            // The body must keep up `min_body_rate` after `handshake_timeout`.
-            let mut req = req.map(|body| limits::Paced::new(body, &shared.config));
-            req.extensions_mut().insert(transport);
-            service::handle(shared, peer, req).await
+            // A body must keep up `min_body_rate` after `handshake_timeout`.
+            service::handle_over(shared, peer, transport, req, limits::Paced::new).await
         }
     });
     // Its span, its access log line, its counts: see `observe`.

@@ -43,10 +43,25 @@ pub(crate) const ACCESS: &str = "channels::access";
 /// `RUST_LOG` turns it on (see the module docs for what it costs).
 pub(crate) const CONNECTION: &str = "channels::connection";
 
-/// The reply channel of an accepted handshake, put in the 101 response's extensions for its access log
-/// line (and taken out again before hyper sees the response).
-#[derive(Clone)]
-pub(crate) struct AcceptedChannel(pub(crate) Arc<str>);
+thread_local! {
+    /// The reply channel of the handshake this thread has just accepted, for [`request`]'s access log
+    /// line: [`accepted`] leaves it right before the 101 is returned, and [`request`] takes it as soon
+    /// as that 101 comes back to it, in the same poll, so on the same thread, with nothing in between.
+    /// Not in the response's extensions: their map would be allocated (and freed) for this one entry on
+    /// every handshake.
+    static ACCEPTED: std::cell::Cell<Option<Arc<str>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Hands the reply `channel` of the handshake being accepted to its access log line (see [`ACCEPTED`]):
+/// called right before returning its 101.
+pub(crate) fn accepted(channel: Arc<str>) {
+    ACCEPTED.set(Some(channel));
+}
+
+/// The channel [`accepted`] left, taken (so that none outlives its request).
+fn take_accepted() -> Option<Arc<str>> {
+    ACCEPTED.take()
+}
 
 /// A peer address, or `-` for a connection without one (the in-process transport), as access logs write
 /// a missing field.
@@ -114,18 +129,20 @@ where
     };
     let answer = handle(req).instrument(span.clone());
     async move {
-        let Ok(mut response) = answer.await;
+        let Ok(response) = answer.await;
+        // Taken whatever the answer, so that a channel left by a handshake run outside this wrapper
+        // can't be logged for another request.
+        let channel = take_accepted();
         let _entered = span.enter();
         let status = response.status();
         let duration_ms = started.elapsed().as_secs_f64() * 1e3;
         if upgrade {
             crate::metrics::handshake(status.as_u16());
             if status == StatusCode::SWITCHING_PROTOCOLS {
-                let channel = response.extensions_mut().remove::<AcceptedChannel>();
                 tracing::info!(
                     target: ACCESS,
                     %peer, %method, path = uri.path(), status = status.as_u16(), duration_ms,
-                    channel = channel.as_ref().map(|c| &*c.0),
+                    channel = channel.as_deref(),
                     "WebSocket {} {} accepted", uri.path(), status.as_u16()
                 );
             } else {
@@ -222,6 +239,14 @@ mod tests {
         assert_eq!(Peer(None).to_string(), "-");
         let addr: SocketAddr = "127.0.0.1:9".parse().unwrap_or_else(|_| unreachable!());
         assert_eq!(Peer(Some(addr)).to_string(), "127.0.0.1:9");
+    }
+
+    #[test]
+    fn an_accepted_channel_is_taken_once() {
+        assert_eq!(take_accepted(), None);
+        accepted(Arc::from("specific.abc!def"));
+        assert_eq!(take_accepted().as_deref(), Some("specific.abc!def"));
+        assert_eq!(take_accepted(), None);
     }
 
     #[test]

@@ -10,12 +10,15 @@ mod http;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 
 use super::Shared;
+use super::listen::Transport;
 use crate::ReplyChannel;
 use crate::message::Scope;
 
@@ -36,8 +39,8 @@ pub(crate) type RequestBody = UnsyncBoxBody<Bytes, BoxError>;
 /// The error of a [`RequestBody`].
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Answers one request, whatever its body type (hyper's own connection's, or axum's): the body is
-/// boxed here, once, outside the async part (a generic bound inside it trips rustc's `Send` check).
+/// Answers one request, whatever its body type (an axum application's): see [`handle_over`].
+#[cfg(feature = "axum")]
 pub(crate) fn handle<B>(
     shared: Arc<Shared>,
     client: Option<std::net::SocketAddr>,
@@ -47,36 +50,60 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let req = req.map(|body| {
-        body.map_err(|error| -> BoxError { error.into() })
-            .boxed_unsync()
-    });
-    answer(shared, client, req)
+    handle_over(shared, client, Transport::Plain, req, |body, _| body)
 }
 
-/// Answers one request with its body boxed.
-async fn answer(
+/// Answers one request that came over `transport` from `client` (the peer): a WebSocket handshake, or
+/// a plain HTTP request whose body `pace` wraps (the server's own connections hold it to
+/// `min_body_rate`: `limits::Paced`). What tells them apart (and the client and scheme, once a trusted proxy's headers
+/// are weighed: `server::proxy`) is read here, before any future is made: the handshake's future
+/// holds neither the body (a handshake has none; it is dropped at once) nor the box a plain request's
+/// body goes in, once, outside the async part (a generic bound inside it trips rustc's `Send` check).
+pub(crate) fn handle_over<B, P>(
     shared: Arc<Shared>,
     client: Option<std::net::SocketAddr>,
-    mut req: Request<RequestBody>,
-) -> Result<Response<ResponseBody>, std::convert::Infallible> {
-    // The client and scheme, once a trusted proxy's headers are weighed (`server::proxy`); `scope_of`
-    // reads the scheme from the request.
+    transport: Transport,
+    req: Request<B>,
+    pace: impl FnOnce(B, &super::ServerConfig) -> P,
+) -> impl Future<Output = Result<Response<ResponseBody>, std::convert::Infallible>> + Send + 'static
+where
+    P: hyper::body::Body<Data = Bytes> + Send + 'static,
+    P::Error: Into<BoxError>,
+{
     let forwarded = super::proxy::forwarded(client, req.headers(), &shared.config.trusted_proxies);
-    let client = forwarded.client;
-    req.extensions_mut().insert(forwarded);
+    let secure = forwarded.secure.unwrap_or(transport == Transport::Tls);
     if is_upgrade(&req) {
-        let mut response = handshake::websocket(shared, client, req).await;
+        Either::Left(upgrade(shared, forwarded.client, secure, req.map(drop)))
+    } else {
+        let req = req.map(|body| {
+            pace(body, &shared.config)
+                .map_err(|error| -> BoxError { error.into() })
+                .boxed_unsync()
+        });
+        Either::Right(http::http(shared, forwarded.client, secure, req).map(Ok))
+    }
+}
+
+/// Answers an upgrade request ([`handshake::websocket`]); one that won't be upgraded ends its
+/// connection. A combinator rather than an `async fn`, whose state would hold the handshake's future
+/// and so copy it (1.8 KB) at its first poll.
+fn upgrade(
+    shared: Arc<Shared>,
+    client: Option<std::net::SocketAddr>,
+    secure: bool,
+    req: Request<()>,
+) -> impl Future<Output = Result<Response<ResponseBody>, std::convert::Infallible>> + Send + 'static
+{
+    handshake::websocket(shared, client, secure, req).map(|mut response| {
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-            // The client asked to upgrade and won't get it: end the connection rather than leave it in limbo.
+            // The client asked to upgrade and won't get it: end the connection rather than leave it
+            // in limbo.
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         Ok(response.map(whole))
-    } else {
-        Ok(http::http(shared, client, req).await)
-    }
+    })
 }
 
 /// A short plain-text answer (errors, refusals).
@@ -90,9 +117,16 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
     response
 }
 
-/// The ASGI connection scope of a request.
-/// `upgrade`: whether it asks for a WebSocket ([`is_upgrade`], which the caller has checked already).
-fn scope_of<B>(req: &Request<B>, client: Option<std::net::SocketAddr>, upgrade: bool) -> Scope {
+/// The ASGI connection scope of a request from `client`.
+/// `secure`: whether the client used TLS (to this server, or to a trusted proxy that says so: see
+/// [`handle_over`]); `upgrade`: whether it asks for a WebSocket ([`is_upgrade`], which the caller has
+/// checked already).
+fn scope_of<B>(
+    req: &Request<B>,
+    client: Option<std::net::SocketAddr>,
+    secure: bool,
+    upgrade: bool,
+) -> Scope {
     // ASGI's `path` is percent-decoded (Channels matches its routes against the decoded path);
     // `raw_path` keeps what the client sent. Most paths decode to themselves: then both share one
     // allocation, as every open connection keeps its scope.
@@ -108,7 +142,7 @@ fn scope_of<B>(req: &Request<B>, client: Option<std::net::SocketAddr>, upgrade: 
         headers: checks::scope_headers(req.headers()),
         method: method_name(req.method()),
         client,
-        scheme: scheme_of(req, upgrade),
+        scheme: scheme(upgrade, secure),
         subprotocols: checks::subprotocols(req.headers()),
         ..Scope::default()
     };
@@ -141,15 +175,8 @@ fn method_name(method: &hyper::Method) -> std::borrow::Cow<'static, str> {
 }
 
 /// ASGI's `scheme` of a request: `ws`/`wss` for an upgrade, `http`/`https` otherwise; the secure one
-/// when this server ended TLS for it, or a trusted proxy says the client used TLS.
-fn scheme_of<B>(req: &Request<B>, upgrade: bool) -> &'static str {
-    let over_tls =
-        req.extensions().get::<super::listen::Transport>() == Some(&super::listen::Transport::Tls);
-    let secure = req
-        .extensions()
-        .get::<super::proxy::Forwarded>()
-        .and_then(|forwarded| forwarded.secure)
-        .unwrap_or(over_tls);
+/// when the client used TLS.
+fn scheme(upgrade: bool, secure: bool) -> &'static str {
     match (upgrade, secure) {
         (true, false) => "ws",
         (true, true) => "wss",
@@ -175,8 +202,16 @@ fn is_upgrade<B>(req: &Request<B>) -> bool {
 /// bytes, not through `to_str` and `str::split`: it runs for every request.
 fn has_token(value: &HeaderValue, token: &str) -> bool {
     let bytes = value.as_bytes();
-    // The usual case, a value that is the token alone (`Upgrade`, `websocket`), at once.
-    if bytes.eq_ignore_ascii_case(token.as_bytes()) {
+    // The usual case, a value that is the token alone (`Upgrade`, `websocket`), at once: the tokens
+    // asked for are lower-case letters, so a byte matches when it is the letter or its capital, which
+    // setting bit 0x20 tells (cheaper than `eq_ignore_ascii_case`'s per-byte lower-casing).
+    debug_assert!(token.bytes().all(|b| b.is_ascii_lowercase()));
+    if bytes.len() == token.len()
+        && bytes
+            .iter()
+            .zip(token.as_bytes())
+            .all(|(&b, &t)| b | 0x20 == t)
+    {
         return true;
     }
     bytes
@@ -221,6 +256,11 @@ mod tests {
             )
         };
         assert!(has(b"Upgrade", "upgrade"));
+        assert!(has(b"WebSocket", "websocket"));
+        assert!(has(b"WEBSOCKET", "websocket"));
+        assert!(!has(b"websockets", "websocket"));
+        assert!(!has(b"websocke", "websocket"));
+        assert!(!has(b"websock@t", "websocket"));
         assert!(has(b"keep-alive, Upgrade", "upgrade"));
         assert!(has(b"keep-alive,\tUPGRADE ,x", "upgrade"));
         assert!(!has(b"keep-alive", "upgrade"));

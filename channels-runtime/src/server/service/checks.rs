@@ -28,7 +28,7 @@ use crate::message::Headers;
 /// `HTTP_X_FORWARDED_FOR`: a client could pass one off as the other (CVE-2015-0219), so Daphne drops
 /// such names, and so do we, for ports that read headers the same way.
 pub(super) fn scope_headers(headers: &HeaderMap) -> Headers {
-    let odd = |name: &header::HeaderName| name.as_str().bytes().any(|b| b == b'_' || b == b'.');
+    let odd = |name: &header::HeaderName| has_underscore_or_dot(name.as_str().as_bytes());
     // Sized once: every idle connection keeps these for its life, in this one allocation.
     let mut bytes = 0;
     let mut dropped = 0usize;
@@ -44,9 +44,11 @@ pub(super) fn scope_headers(headers: &HeaderMap) -> Headers {
         if dropped > 0 && odd(name) {
             continue;
         }
-        match value.to_str() {
+        // UTF-8 checked at once (a word at a time over ASCII), rather than `to_str`'s visible-ASCII
+        // check byte by byte: text either way reads the same.
+        match std::str::from_utf8(value.as_bytes()) {
             Ok(text) => scope.push_lowercase(name.as_str(), text),
-            // Bytes past ASCII (`obs-text`): read as UTF-8, invalid sequences as U+FFFD.
+            // Bytes past ASCII (`obs-text`) that are not UTF-8: invalid sequences read as U+FFFD.
             Err(_) => {
                 scope.push_lowercase(name.as_str(), &String::from_utf8_lossy(value.as_bytes()))
             }
@@ -61,6 +63,24 @@ pub(super) fn scope_headers(headers: &HeaderMap) -> Headers {
         );
     }
     scope
+}
+
+/// Whether `name` holds `_` or `.`: eight bytes at a time (every request's every header name is
+/// checked), then the rest one by one.
+fn has_underscore_or_dot(name: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether a byte of `word` is `byte`: one of `word ^ byte…` is then zero, which the classic
+    // "has a zero byte" test tells exactly (its false hits only misplace the byte, not invent one).
+    let has = |word: u64, byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    };
+    let (words, rest) = name.as_chunks::<8>();
+    words.iter().any(|word| {
+        let word = u64::from_ne_bytes(*word);
+        has(word, b'_') || has(word, b'.')
+    }) || rest.iter().any(|&b| b == b'_' || b == b'.')
 }
 
 /// The subprotocols a WebSocket client offers (every `Sec-WebSocket-Protocol` header, comma-separated),
@@ -168,13 +188,26 @@ fn with_version(mut response: Response<Body>) -> Response<Body> {
 /// Whether `key` is 16 bytes in base64: 22 characters of the base64 alphabet, the last of which
 /// carries only 2 bits (so one of `AQgw`), then `==`.
 fn is_key(key: &[u8]) -> bool {
-    let is_base64 = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
-    let key = key.trim_ascii();
-    key.len() == 24
-        && key[..22].iter().all(is_base64)
-        && matches!(key[21], b'A' | b'Q' | b'g' | b'w')
-        && &key[22..] == b"=="
+    let [digits @ .., b'=', b'='] = key.trim_ascii() else {
+        return false;
+    };
+    digits.len() == 22
+        && matches!(digits[21], b'A' | b'Q' | b'g' | b'w')
+        && digits.iter().all(|&b| BASE64[usize::from(b)])
 }
+
+/// Which bytes are digits of base64 (`A`-`Z`, `a`-`z`, `0`-`9`, `+`, `/`): one load a byte, as every
+/// handshake checks 22 of them.
+static BASE64: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -184,6 +217,7 @@ mod tests {
     fn keys_are_16_bytes_of_base64() {
         // RFC 6455's example, and keys the client library makes.
         assert!(is_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(is_key(b" +/9azAZ09azAZ09azAZ09w== "));
         for _ in 0..100 {
             let key = tokio_tungstenite::tungstenite::handshake::client::generate_key();
             assert!(is_key(key.as_bytes()), "{key}");
@@ -196,9 +230,31 @@ mod tests {
             b"dGhlIHNhbXBsZSBub25j*Q==",
             b"dGhlIHNhbXBsZSBub25jZQ==AAAA",
             b"AAAAAAAAAAAAAAAAAAAAAAAA",
+            b"dGhlIHNhbXBsZSBub25jZQ==\xff",
+            b"dGhlIHNhbXBsZSBub25j\xffQ==",
+            b"dGhlIHNhbXBsZSBub25j-Q==",
         ] {
             assert!(!is_key(bad), "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn underscores_and_dots_are_found_wherever_they_are() {
+        let naive = |name: &[u8]| name.iter().any(|&b| b == b'_' || b == b'.');
+        let mut name = *b"sec-websocket-extensions-x";
+        assert!(!has_underscore_or_dot(&name));
+        for at in 0..name.len() {
+            for odd in [b'_', b'.'] {
+                let kept = name[at];
+                name[at] = odd;
+                for len in 0..=name.len() {
+                    assert_eq!(has_underscore_or_dot(&name[..len]), naive(&name[..len]));
+                }
+                name[at] = kept;
+            }
+        }
+        // Bytes next to `_` (0x5f) and `.` (0x2e), and high bytes, are not taken for them.
+        assert!(!has_underscore_or_dot(b"^`-/^`-/\xff\x80^`-/"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 
-use super::{Body, RequestBody, checks, open_reply_channel, plain, scope_of};
+use super::{Body, checks, open_reply_channel, plain, scope_of};
 use crate::ReplyChannel;
 use crate::layer::LayerMessage;
 use crate::layer::queue::{Queue, cost_of};
@@ -47,139 +47,151 @@ struct Connect {
 /// connect timeout) runs the disconnect consumer with code 1006 in a task of its own, as does a client
 /// that goes away while the connect consumer runs (hyper then drops this future); after the 101 the
 /// connection's task owes it.
-pub(super) async fn websocket(
+#[allow(clippy::manual_async_fn)] // on purpose: see the comment in the body
+pub(super) fn websocket(
     shared: Arc<Shared>,
     client: Option<std::net::SocketAddr>,
-    mut req: Request<RequestBody>,
-) -> Response<Body> {
-    // RFC 6455 4.2.1 (`checks`), then the Origin (`server::origin`): neither runs anything of the app.
-    let key = match checks::handshake(&req) {
-        Ok(key) => key,
-        Err(bad) => {
-            tracing::debug!(problem = ?bad, path = req.uri().path(), "bad WebSocket handshake refused");
-            return bad.response();
-        }
-    };
-    if let Some(refusal) = origin_refusal(&shared, &req) {
-        return refusal;
-    }
-    let mut scope = scope_of(&req, client, true);
-    if let Err((status, text)) = crate::auth::websocket(&shared.routing, &mut scope).await {
-        return plain(status, text);
-    }
-    let scope = Arc::new(scope);
-    let bindings = match Bindings::resolve(&shared.routing, &scope.path) {
-        Ok(bindings) => bindings,
-        Err(BindError::NoRoute) => return plain(StatusCode::NOT_FOUND, "Not Found"),
-        Err(BindError::InvalidGroup(name, reason)) => {
-            tracing::warn!(path = %scope.path, group = %name, %reason, "refusing connection: declared group name is invalid");
-            return plain(StatusCode::FORBIDDEN, "Forbidden");
-        }
-    };
-    let (inbox, reply) = match open_reply_channel(&shared, "specific.").await {
-        Ok(opened) => opened,
-        Err(response) => return response,
-    };
-    // Bounded by bytes from here on: see `ServerConfig::outbound_budget`.
-    let queue = inbox.queue().clone();
-    queue.set_budget(shared.budget.clone());
-    let channel = inbox.shared_name();
-    crate::server::observe::record_channel(&channel);
-    let groups = bindings.groups.clone();
-    let connect = bindings.connect.clone();
-    let mut owed = Owed::new(Endpoint {
-        scope: scope.clone(),
-        inbox,
-        reply: reply.clone(),
-        bindings,
-        layer: shared.layer.clone(),
-        tracked: shared.connections.enter(),
-    });
-    for group in &groups {
-        if let Err(error) = shared.layer.group_add(group, &channel).await {
-            crate::metrics::layer_error("group_add");
-            tracing::error!(%error, group, "could not join declared group");
-            if let Some(endpoint) = owed.take() {
-                endpoint.leave().await;
+    secure: bool,
+    mut req: Request<()>,
+) -> impl Future<Output = Response<Body>> + Send + 'static {
+    // An `async` block, not an `async fn`: that would copy its arguments (the request, 240 bytes) into
+    // locals of its state, beside themselves.
+    async move {
+        // RFC 6455 4.2.1 (`checks`), then the Origin (`server::origin`): neither runs anything of the app.
+        let key = match checks::handshake(&req) {
+            Ok(key) => key,
+            Err(bad) => {
+                tracing::debug!(problem = ?bad, path = req.uri().path(), "bad WebSocket handshake refused");
+                return bad.response();
             }
-            return plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+        };
+        if let Some(refusal) = origin_refusal(&shared, &req) {
+            return refusal;
         }
-    }
+        let mut scope = scope_of(&req, client, secure, true);
+        if let Err((status, text)) = crate::auth::websocket(&shared.routing, &mut scope).await {
+            return plain(status, text);
+        }
+        let scope = Arc::new(scope);
+        let bindings = match Bindings::resolve(&shared.routing, &scope.path) {
+            Ok(bindings) => bindings,
+            Err(BindError::NoRoute) => return plain(StatusCode::NOT_FOUND, "Not Found"),
+            Err(BindError::InvalidGroup(name, reason)) => {
+                tracing::warn!(path = %scope.path, group = %name, %reason, "refusing connection: declared group name is invalid");
+                return plain(StatusCode::FORBIDDEN, "Forbidden");
+            }
+        };
+        let (inbox, reply) = match open_reply_channel(&shared, "specific.").await {
+            Ok(opened) => opened,
+            Err(response) => return response,
+        };
+        // Bounded by bytes from here on: see `ServerConfig::outbound_budget`.
+        let queue = inbox.queue().clone();
+        queue.set_budget(shared.budget.clone());
+        let channel = inbox.shared_name();
+        crate::server::observe::record_channel(&channel);
+        let groups = bindings.groups.clone();
+        let connect = bindings.connect.clone();
+        let mut owed = Owed::new(Endpoint {
+            scope: scope.clone(),
+            inbox,
+            reply: reply.clone(),
+            bindings,
+            layer: shared.layer.clone(),
+            tracked: shared.connections.enter(),
+        });
+        for group in &groups {
+            if let Err(error) = shared.layer.group_add(group, &channel).await {
+                crate::metrics::layer_error("group_add");
+                tracing::error!(%error, group, "could not join declared group");
+                if let Some(endpoint) = owed.take() {
+                    endpoint.leave().await;
+                }
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            }
+        }
 
-    let Connect {
-        decision,
-        early,
-        running,
-    } = match connect {
-        None => Connect {
-            decision: Decision::Accept(Accept::default()),
-            early: Vec::new(),
-            running: None,
-        },
-        Some(consumer) => {
-            owed.dispatched();
-            run_connect(&shared, &scope, &queue, &reply, consumer).await
-        }
-    };
-    let accept = match decision {
-        Decision::Accept(accept) => accept,
-        Decision::Reject => {
-            owed.end();
-            return plain(StatusCode::FORBIDDEN, "Forbidden");
-        }
-        Decision::Failed => {
+        let Connect {
+            decision,
+            early,
+            running,
+        } = match connect {
+            None => Connect {
+                decision: Decision::Accept(Accept::default()),
+                early: Vec::new(),
+                running: None,
+            },
+            Some(consumer) => {
+                owed.dispatched();
+                run_connect(&shared, &scope, &queue, &reply, consumer).await
+            }
+        };
+        let accept = match decision {
+            Decision::Accept(accept) => accept,
+            Decision::Reject => {
+                owed.end();
+                return plain(StatusCode::FORBIDDEN, "Forbidden");
+            }
+            Decision::Failed => {
+                owed.end();
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+            }
+        };
+        if let Some(chosen) = &accept.subprotocol
+            && !scope.subprotocols.contains(chosen)
+        {
+            // A browser fails a connection whose server picked a subprotocol it did not offer: refuse here,
+            // where the cause can be named, rather than send a 101 the client will drop.
+            tracing::error!(
+                subprotocol = %chosen,
+                offered = ?scope.subprotocols,
+                path = %scope.path,
+                "connect consumer accepted with a subprotocol the client did not offer; refusing with 500"
+            );
             owed.end();
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
         }
-    };
-    if let Some(chosen) = &accept.subprotocol
-        && !scope.subprotocols.contains(chosen)
-    {
-        // A browser fails a connection whose server picked a subprotocol it did not offer: refuse here,
-        // where the cause can be named, rather than send a 101 the client will drop.
-        tracing::error!(
-            subprotocol = %chosen,
-            offered = ?scope.subprotocols,
-            path = %scope.path,
-            "connect consumer accepted with a subprotocol the client did not offer; refusing with 500"
-        );
-        owed.end();
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
-    }
 
-    let Some(endpoint) = owed.take() else {
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
-    };
-    let upgrade = hyper::upgrade::on(&mut req);
-    let connection = Connection::new(endpoint, early, &shared);
-    // In this handshake's span, when it is on (`observe`): the connection's events, and its consumers',
-    // carry its fields. Off (the default at `info`), the connection holds no span at all.
-    let span = tracing::Span::current();
-    Accepted {
-        connection,
-        upgrade,
-        running,
-        span: (!span.is_disabled()).then_some(span),
+        let Some(endpoint) = owed.take() else {
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        };
+        let upgrade = hyper::upgrade::on(&mut req);
+        let connection = Connection::new(endpoint, early, &shared);
+        // In this handshake's span, when it is on (`observe`): the connection's events, and its consumers',
+        // carry its fields. Off (the default at `info`), the connection holds no span at all.
+        let span = tracing::Span::current();
+        Accepted {
+            connection,
+            upgrade,
+            running,
+            span: (!span.is_disabled()).then_some(span),
+        }
+        .start();
+        // Last, right before the 101 goes back to the access log, which takes it in this same poll.
+        crate::server::observe::accepted(channel);
+        switching_protocols(key, accept)
     }
-    .start();
-    let mut response = switching_protocols(key, accept);
-    response
-        .extensions_mut()
-        .insert(crate::server::observe::AcceptedChannel(channel));
-    response
 }
 
 /// Refuses a handshake whose `Origin` is neither the host it was sent to nor allowed (403), logging the
 /// origin; see `server::origin` for the rule.
 fn origin_refusal<B>(shared: &Shared, req: &Request<B>) -> Option<Response<Body>> {
     let headers = req.headers();
-    let origins: Vec<&[u8]> = headers
-        .get_all(header::ORIGIN)
-        .iter()
-        .map(HeaderValue::as_bytes)
-        .collect();
+    // The rule tells none, one and several `Origin` headers apart: two say "several", so no more are
+    // read, and they stay on the stack. Most clients other than browsers send none: then nothing more
+    // is looked up.
+    let mut origins: [&[u8]; 2] = [&[]; 2];
+    let mut count = 0;
+    for (slot, value) in origins.iter_mut().zip(headers.get_all(header::ORIGIN)) {
+        *slot = value.as_bytes();
+        count += 1;
+    }
+    if count == 0 {
+        return None;
+    }
+    let origins = &origins[..count];
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let refused = origin::check(&origins, host, &shared.config.allowed_origins).err()?;
+    let refused = origin::check(origins, host, &shared.config.allowed_origins).err()?;
     tracing::info!(
         origin = %String::from_utf8_lossy(origins.first().copied().unwrap_or_default()),
         host,

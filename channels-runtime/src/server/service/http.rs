@@ -27,9 +27,10 @@ use crate::server::Shared;
 pub(super) async fn http(
     shared: Arc<Shared>,
     client: Option<std::net::SocketAddr>,
+    secure: bool,
     req: Request<RequestBody>,
 ) -> Response<ResponseBody> {
-    let mut scope = scope_of(&req, client, false);
+    let mut scope = scope_of(&req, client, secure, false);
     if let Err((status, text)) = crate::auth::http(&shared.routing, &mut scope).await {
         return plain(status, text).map(whole);
     }
