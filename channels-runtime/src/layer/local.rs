@@ -330,14 +330,36 @@ impl LocalRegistry {
     /// shared. Members that expired or whose inbox has gone (or was closed past its byte budget) are
     /// forgotten; a member whose channel is full misses this message (counted in
     /// [`dropped`](Self::dropped), logged at debug level).
+    ///
+    /// Members whose connections take direct writes are written by one flushing pass after the calling
+    /// task's turn, instead of each connection's task being woken (see `Queue::push_fanout`).
     pub fn group_send(&self, group: &str, message: &LayerMessage) {
+        // Dropped after `push_to_members` has released the lock: the members to flush go to the
+        // thread's batch together.
+        let mut gathered = Gathered::default();
+        self.push_to_members(group, message, Some(&mut gathered));
+    }
+
+    /// [`group_send`](Self::group_send) waking each member's connection, without the flushing pass: for
+    /// the Redis layer, whose group sends each wait for a round trip, so that a flush after each would
+    /// write one message per member per `send`; woken in turn, the members' tasks write what has
+    /// gathered meanwhile (measured: 1.0 against 1.5 µs of server CPU per delivery, one sender, 32 in
+    /// flight).
+    pub(crate) fn group_send_waking(&self, group: &str, message: &LayerMessage) {
+        self.push_to_members(group, message, None);
+    }
+
+    fn push_to_members(
+        &self,
+        group: &str,
+        message: &LayerMessage,
+        mut gathered: Option<&mut Gathered>,
+    ) {
         let now = Instant::now();
         super::clock::observe(now);
         // Members added at or before this instant have expired: one comparison per member instead of a
         // subtraction (`None`: the clock is younger than the expiry, so nobody has expired).
         let expired_at = now.checked_sub(self.shared.config.group_expiry);
-        // Dropped after the lock: the members to flush go to the thread's batch together.
-        let mut gathered = Gathered::default();
         let mut groups = lock(&self.shared.groups);
         let Some(members) = groups.get_mut(group) else {
             return;
@@ -349,7 +371,11 @@ impl LocalRegistry {
             if member.queue.is_closed() {
                 return false;
             }
-            match member.queue.push_fanout(message.clone(), now, &mut gathered) {
+            let pushed = match gathered.as_deref_mut() {
+                Some(gathered) => member.queue.push_fanout(message.clone(), now, gathered),
+                None => member.queue.push_at(message.clone(), now),
+            };
+            match pushed {
                 Ok(()) => true,
                 Err(LayerError::ChannelFull) => {
                     self.shared.dropped.fetch_add(1, Ordering::Relaxed);

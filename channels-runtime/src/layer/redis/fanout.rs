@@ -6,7 +6,9 @@
 //! [`Fanout`] keeps, per group, the list it last read, the [`Plan`] made from it, and this process's
 //! members of it in the [`LocalRegistry`]'s group of the same name. When the list read is the same bytes
 //! as last time, the plan is reused and the local members get the message through
-//! [`LocalRegistry::group_send`]: one lock, one push per member, the message shared. When it differs,
+//! the registry's group send (`group_send_waking`: one lock, one push per member, the message shared,
+//! each member's connection woken rather than flushed, since a group send here waits for its round trip
+//! and a flush after each would write one message per member per `send`). When it differs,
 //! the registry's group is brought in line with it first (members added and removed), so the registry
 //! never delivers to a set Redis did not just return.
 //!
@@ -151,7 +153,7 @@ impl Fanout {
                     && now.duration_since(cached.renewed) < renew_every =>
             {
                 if cached.in_registry > 0 {
-                    local.group_send(group, message);
+                    local.group_send_waking(group, message);
                 }
                 // A member whose inbox closed has just been forgotten by the registry: the next
                 // send re-adds every member, finds it closed and removes it from Redis.
@@ -189,7 +191,7 @@ impl Fanout {
         }
         let in_registry = plan.local.len() - closed.len();
         if in_registry > 0 {
-            local.group_send(group, message);
+            local.group_send_waking(group, message);
         }
         if plan.local.is_empty() && plan.hosts.is_empty() {
             state.groups.remove(group);
@@ -255,7 +257,7 @@ impl Fanout {
             listed.last_used = tick;
             if listed.in_registry > 0 {
                 for message in messages {
-                    local.group_send(&listed.group, message);
+                    local.group_send_waking(&listed.group, message);
                 }
             }
             return Some(listed.names.len() - listed.in_registry);
@@ -291,7 +293,7 @@ impl Fanout {
             .count();
         if in_registry > 0 {
             for message in messages {
-                local.group_send(&group, message);
+                local.group_send_waking(&group, message);
             }
         }
         let closed = names.len() - in_registry;
