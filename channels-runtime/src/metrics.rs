@@ -220,6 +220,11 @@ pub(crate) fn message_sent() {
     SENT.add(1);
 }
 
+/// `count` data frames written at once (a flush of one member's waiting frames).
+pub(crate) fn messages_sent(count: usize) {
+    SENT.add(u64::try_from(count).unwrap_or(u64::MAX));
+}
+
 /// Which layer dropped a group message for a full member.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Layer {

@@ -517,10 +517,8 @@ impl DirectSink for DirectSocket {
         if !self.open.load(Ordering::Acquire) {
             return Sent::Nothing;
         }
-        let (opcode, payload): (Opcode, &[u8]) = match message {
-            LayerMessage::Text(text) => (Opcode::Text, text.as_bytes()),
-            LayerMessage::Binary(bytes) => (Opcode::Binary, bytes),
-            _ => return Sent::Nothing,
+        let Some((opcode, payload)) = data_frame(message) else {
+            return Sent::Nothing;
         };
         let head = Head::new(opcode, payload.len());
         let head = head.as_slice();
@@ -550,14 +548,7 @@ impl DirectSink for DirectSocket {
                 Sent::Whole
             }
             Ok(written) if written > 0 => {
-                *lock(&self.rest) = Some(Box::new(Rest {
-                    opcode,
-                    payload: payload_bytes(message),
-                    cost,
-                    written,
-                }));
-                self.has_rest.store(true, Ordering::Release);
-                crate::metrics::message_sent();
+                self.keep_rest(opcode, message, cost, written);
                 Sent::Part
             }
             Ok(_) => Sent::Nothing,
@@ -570,6 +561,7 @@ impl DirectSink for DirectSocket {
             }
         }
     }
+
     fn try_send_queued(
         &self,
         queued: &VecDeque<(tokio::time::Instant, LayerMessage)>,
@@ -619,6 +611,12 @@ impl DirectSocket {
                     break;
                 }
             };
+            if written == buf.len() {
+                // The usual case: every frame offered is on the socket.
+                flushed.whole = next;
+                crate::metrics::messages_sent(next - first);
+                continue;
+            }
             // Walk the frames offered: those inside `written` are whole, the one it ends in is a rest.
             let mut start = 0;
             let offered = queued
@@ -638,20 +636,26 @@ impl DirectSocket {
                     } else {
                         0
                     };
-                    *lock(&self.rest) = Some(Box::new(Rest {
-                        opcode,
-                        payload: payload_bytes(message),
-                        cost,
-                        written: written - start,
-                    }));
-                    self.has_rest.store(true, Ordering::Release);
-                    crate::metrics::message_sent();
+                    self.keep_rest(opcode, message, cost, written - start);
                     flushed.part = true;
                 }
                 return flushed;
             }
         }
         flushed
+    }
+
+    /// A frame the socket took only `written` bytes of: its rest is kept for the connection to write
+    /// first, with the `cost` it counts against the budget.
+    fn keep_rest(&self, opcode: Opcode, message: &LayerMessage, cost: usize, written: usize) {
+        *lock(&self.rest) = Some(Box::new(Rest {
+            opcode,
+            payload: payload_bytes(message),
+            cost,
+            written,
+        }));
+        self.has_rest.store(true, Ordering::Release);
+        crate::metrics::message_sent();
     }
 }
 
